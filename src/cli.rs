@@ -1,0 +1,222 @@
+//! Command line: parses arguments and drives the engine with the report's
+//! stage kinds.
+
+use crate::pipeline::{BuildOptions, Engine, KindRegistry, Pipeline, StageOutcome, State, dag, runner::human_duration};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "repro",
+    version,
+    about = "Regenerates the report 'Deep Learning for Image Classification with EM Algorithms' from raw data"
+)]
+pub struct Cli {
+    /// The pipeline file.
+    #[arg(long, global = true, default_value = "pipeline.toml")]
+    pub pipeline: PathBuf,
+    /// Worker threads (default: all cores). Results are deterministic for a given count.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Brings every stage of a profile up to date.
+    Build(BuildArgs),
+    /// Runs one stage (and the stale stages it needs).
+    Run {
+        #[command(subcommand)]
+        what: RunWhat,
+    },
+    /// Shows each stage as fresh or stale, with the reason.
+    Status(Selection),
+    /// Prints the stage graph (text, or Graphviz with --dot).
+    Dag {
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Removes stored objects that no build record references.
+    Gc {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Benchmarks (figures printed, nothing asserted).
+    Bench {
+        #[command(subcommand)]
+        what: crate::bench::BenchWhat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunWhat {
+    /// `repro run stage NAME`.
+    Stage {
+        name: String,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Selection {
+    /// Profile from pipeline.toml (default: its default_profile, `paper`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Overrides a parameter: STAGE.KEY=VALUE (VALUE in TOML syntax, or a bare string).
+    #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Data source for every dataset stage: a local archive or folder,
+    /// `official` (download) or `synthetic`.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Shows what would run, and why, without running it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Reruns this stage even if fresh (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// Reruns every selected stage.
+    #[arg(long)]
+    pub force_all: bool,
+    /// Fails at once instead of waiting when another build holds the store.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    let kinds = crate::stages::registry();
+    match &cli.command {
+        Command::Bench { what } => return crate::bench::run(what, &cli, threads),
+        Command::Dag { dot } => {
+            let pipeline = load(&cli.pipeline, &kinds)?;
+            print!("{}", if *dot { dag::render_dot(&pipeline) } else { dag::render_text(&pipeline) });
+            return Ok(());
+        }
+        _ => {}
+    }
+    let pipeline = load(&cli.pipeline, &kinds)?;
+    match cli.command {
+        Command::Build(args) => build(&pipeline, &kinds, threads, &args, Vec::new()),
+        Command::Run { what: RunWhat::Stage { name, build: args } } => build(&pipeline, &kinds, threads, &args, vec![name]),
+        Command::Status(selection) => status(&pipeline, &kinds, threads, &selection),
+        Command::Gc { dry_run } => {
+            let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
+            let (count, bytes) = engine.gc(dry_run)?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            println!("{verb} {count} object(s), {:.1} MB", bytes as f64 / 1e6);
+            Ok(())
+        }
+        Command::Dag { .. } | Command::Bench { .. } => unreachable!("handled above"),
+    }
+}
+
+pub fn load(file: &Path, kinds: &KindRegistry) -> anyhow::Result<Pipeline> {
+    Ok(Pipeline::load(file, kinds)?)
+}
+
+/// The engine for a selection: profile checked, overrides parsed and validated.
+pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usize, selection: &Selection) -> anyhow::Result<Engine<'a>> {
+    let profile = selection.profile.clone().unwrap_or_else(|| pipeline.default_profile.clone());
+    pipeline.profile(&profile)?;
+    let mut overrides: BTreeMap<String, toml::Table> = BTreeMap::new();
+    for set in &selection.sets {
+        let (stage, key, value) = parse_set(set)?;
+        overrides.entry(stage).or_default().insert(key, value);
+    }
+    if let Some(source) = &selection.data {
+        let value = if source == "official" || source == "synthetic" { source.clone() } else { absolute(source)? };
+        for stage in pipeline.stages.iter().filter(|s| s.kind == "dataset") {
+            overrides.entry(stage.name.clone()).or_default().insert("source".into(), toml::Value::String(value.clone()));
+        }
+    }
+    let engine = Engine { pipeline, kinds, sources: crate::source_digests::SOURCE_DIGESTS, profile, threads, overrides };
+    for stage in engine.overrides.keys() {
+        let decl = pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
+        let kind = kinds.get(&decl.kind).expect("kinds checked at load");
+        kind.check_params(&engine.params_of(stage)).map_err(|e| {
+            anyhow::anyhow!(
+                "--set {stage}.{}: {}; parameters of `{}`: {}",
+                e.key.unwrap_or_default(),
+                e.message,
+                decl.kind,
+                kind.param_help()
+            )
+        })?;
+    }
+    Ok(engine)
+}
+
+/// `stage.key=value`; the value is TOML when it parses as such, else a string.
+fn parse_set(set: &str) -> anyhow::Result<(String, String, toml::Value)> {
+    let (path, raw) = set.split_once('=').with_context(|| format!("--set {set}: expected STAGE.KEY=VALUE"))?;
+    let (stage, key) = path.split_once('.').with_context(|| format!("--set {set}: expected STAGE.KEY=VALUE"))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    Ok((stage.trim().to_string(), key.trim().to_string(), value))
+}
+
+fn absolute(path: &str) -> anyhow::Result<String> {
+    let p = Path::new(path);
+    anyhow::ensure!(p.exists(), "--data {path}: no such file or folder; give the CIFAR-10 archive or folder, `official` or `synthetic`");
+    Ok(p.canonicalize()?.to_string_lossy().into_owned())
+}
+
+fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &BuildArgs, targets: Vec<String>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let engine = engine(pipeline, kinds, threads, &args.selection)?;
+    let options = BuildOptions {
+        targets,
+        force: args.force.iter().cloned().collect::<BTreeSet<_>>(),
+        force_all: args.force_all,
+        dry_run: args.dry_run,
+        wait_for_lock: !args.no_wait,
+    };
+    for f in &options.force {
+        anyhow::ensure!(pipeline.stage(f).is_some(), "--force {f}: no such stage");
+    }
+    let outcomes = engine.build(&options)?;
+    if args.dry_run {
+        print_states(&outcomes);
+        return Ok(());
+    }
+    let ran = outcomes.iter().filter(|o| o.ran).count();
+    let restored = outcomes.iter().filter(|o| o.state == State::Cached).count();
+    println!(
+        "profile `{}`: {ran} ran, {restored} restored, {} fresh in {}",
+        engine.profile,
+        outcomes.len() - ran - restored,
+        human_duration(started.elapsed().as_secs_f64())
+    );
+    Ok(())
+}
+
+fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection) -> anyhow::Result<()> {
+    let engine = engine(pipeline, kinds, threads, selection)?;
+    println!("profile `{}`", engine.profile);
+    print_states(&engine.status(&[], &BTreeSet::new())?);
+    Ok(())
+}
+
+fn print_states(outcomes: &[StageOutcome]) {
+    let width = outcomes.iter().map(|o| o.stage.len()).max().unwrap_or(0);
+    for o in outcomes {
+        println!("{:width$}  {}", o.stage, o.state);
+    }
+}

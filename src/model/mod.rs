@@ -1,0 +1,6 @@
+//! The report's CNN and its Keras-style summary.
+
+pub mod cnn;
+pub mod summary;
+
+pub use cnn::{Activations, Cnn, CnnConfig};

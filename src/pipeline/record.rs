@@ -1,0 +1,94 @@
+//! Build records: per profile, what each stage was last built from and
+//! what it produced (like dvc.lock). Plus a run cache keyed by fingerprint,
+//! so switching profiles back and forth reuses finished work.
+
+use super::atomic;
+use super::store::ObjectRef;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// How one stage was built.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StageRecord {
+    pub kind: String,
+    pub fingerprint: String,
+    pub code_version: String,
+    /// Canonical parameters (file parameters replaced by content digests).
+    pub params: serde_json::Value,
+    /// `dep -> output -> sha256` consumed.
+    pub inputs: BTreeMap<String, BTreeMap<String, String>>,
+    pub outputs: BTreeMap<String, ObjectRef>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct BuildRecord {
+    pub profile: String,
+    pub stages: BTreeMap<String, StageRecord>,
+}
+
+pub fn record_path(store_root: &Path, profile: &str) -> PathBuf {
+    store_root.join("records").join(format!("{profile}.lock.json"))
+}
+
+impl BuildRecord {
+    /// The record of `profile`; none yet gives an empty one. A damaged
+    /// record is an error naming the file, since it says what is built.
+    pub fn load(store_root: &Path, profile: &str) -> anyhow::Result<BuildRecord> {
+        let path = record_path(store_root, profile);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("{}: damaged build record ({e}); delete it to rebuild the profile `{profile}`", path.display())
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BuildRecord { profile: profile.to_string(), stages: BTreeMap::new() }),
+            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    pub fn save(&self, store_root: &Path) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self)?;
+        atomic::write(&record_path(store_root, &self.profile), &bytes)
+    }
+
+    /// Every record on disk (for gc).
+    pub fn load_all(store_root: &Path) -> anyhow::Result<Vec<BuildRecord>> {
+        let dir = store_root.join("records");
+        let mut out = Vec::new();
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for entry in entries {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if let Some(profile) = name.strip_suffix(".lock.json") {
+                    out.push(BuildRecord::load(store_root, profile)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Run cache: `runs/<fingerprint>.json` holds a finished stage's record.
+pub fn cached_run(store_root: &Path, fingerprint: &str) -> Option<StageRecord> {
+    let bytes = fs::read(store_root.join("runs").join(format!("{fingerprint}.json"))).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn remember_run(store_root: &Path, record: &StageRecord) -> anyhow::Result<()> {
+    let path = store_root.join("runs").join(format!("{}.json", record.fingerprint));
+    atomic::write(&path, &serde_json::to_vec_pretty(record)?)
+}
+
+/// Drops run-cache entries whose objects are gone; returns those kept.
+pub fn prune_runs(store_root: &Path, exists: impl Fn(&str) -> bool) -> anyhow::Result<Vec<StageRecord>> {
+    let mut kept = Vec::new();
+    let Ok(entries) = fs::read_dir(store_root.join("runs")) else { return Ok(kept) };
+    for entry in entries {
+        let path = entry?.path();
+        let record: Option<StageRecord> = fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        match record {
+            Some(r) if r.outputs.values().all(|o| exists(&o.sha256)) => kept.push(r),
+            _ => fs::remove_file(&path)?,
+        }
+    }
+    Ok(kept)
+}

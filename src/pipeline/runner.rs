@@ -1,0 +1,394 @@
+//! Decides which stages are stale and why, runs them in order, records
+//! their outputs, and exports finished outputs where the pipeline asks.
+
+use super::config::Pipeline;
+use super::dag;
+use super::fingerprint::{self, FingerprintInput};
+use super::lock::StoreLock;
+use super::record::{self, BuildRecord, StageRecord};
+use super::stage::{KindRegistry, StageContext, UpstreamInfo};
+use super::store::{ObjectRef, Store};
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressDrawTarget};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The engine bound to one pipeline, profile and set of stage kinds.
+pub struct Engine<'a> {
+    pub pipeline: &'a Pipeline,
+    pub kinds: &'a KindRegistry,
+    /// `source path -> sha256` of the code that was compiled.
+    pub sources: &'a [(&'a str, &'a str)],
+    pub profile: String,
+    pub threads: usize,
+    /// Extra `stage -> key -> value` overrides from the command line.
+    pub overrides: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// Only these stages and what they need (all stages when empty).
+    pub targets: Vec<String>,
+    pub force: BTreeSet<String>,
+    pub force_all: bool,
+    pub dry_run: bool,
+    pub wait_for_lock: bool,
+}
+
+/// A stage's state before a build.
+#[derive(Clone, Debug, PartialEq)]
+pub enum State {
+    Fresh,
+    /// Outputs can be restored from an earlier run with this fingerprint.
+    Cached,
+    Stale(Vec<String>),
+    /// Fresh by its own record, but an upstream stage will rerun first.
+    Waiting(Vec<String>),
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Fresh => write!(f, "fresh"),
+            State::Cached => write!(f, "stale (restorable from the run cache)"),
+            State::Stale(reasons) => write!(f, "stale ({})", reasons.join("; ")),
+            State::Waiting(deps) => {
+                write!(f, "stale if {} change{} (rebuilt first)", deps.join(", "), if deps.len() == 1 { "s" } else { "" })
+            }
+        }
+    }
+}
+
+/// What a stage would be built from.
+struct Planned {
+    fingerprint: String,
+    code_version: String,
+    params: serde_json::Value,
+    inputs: BTreeMap<String, BTreeMap<String, String>>,
+    table: toml::Table,
+    files: BTreeMap<String, PathBuf>,
+    file_digests: BTreeMap<String, String>,
+}
+
+/// Outcome of one stage in a build.
+#[derive(Clone, Debug)]
+pub struct StageOutcome {
+    pub stage: String,
+    pub state: State,
+    pub ran: bool,
+}
+
+impl Engine<'_> {
+    fn open_store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.pipeline.store_dir)
+    }
+
+    fn stages_for(&self, targets: &[String]) -> anyhow::Result<Vec<String>> {
+        for t in targets {
+            if self.pipeline.stage(t).is_none() {
+                let names: Vec<&str> = self.pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+                anyhow::bail!("unknown stage `{t}`; stages: {}", names.join(", "));
+            }
+        }
+        Ok(if targets.is_empty() { dag::topological_order(self.pipeline) } else { dag::closure(self.pipeline, targets) })
+    }
+
+    /// Effective parameters including command-line overrides.
+    pub fn params_of(&self, name: &str) -> toml::Table {
+        let stage = self.pipeline.stage(name).expect("stage names are checked");
+        let mut table = self.pipeline.resolve_params(stage, Some(&self.profile)).table;
+        if let Some(extra) = self.overrides.get(name) {
+            table.extend(extra.clone());
+        }
+        table
+    }
+
+    fn plan(&self, store: &Store, name: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>) -> anyhow::Result<Planned> {
+        let stage = self.pipeline.stage(name).expect("stage names are checked");
+        let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
+        let table = self.params_of(name);
+        let mut files = BTreeMap::new();
+        let mut file_digests = BTreeMap::new();
+        for key in kind.file_params(&table) {
+            let Some(rel) = table.get(&key).and_then(|v| v.as_str()) else { continue };
+            let path = self.pipeline.root.join(rel);
+            let digest = store
+                .digests()
+                .path(&path)
+                .with_context(|| format!("stage `{name}`: params.{key} = \"{rel}\" does not name a readable file or folder"))?;
+            file_digests.insert(key.clone(), digest);
+            files.insert(key, path);
+        }
+        let params = fingerprint::canonical_params(&table, &file_digests);
+        let inputs: BTreeMap<_, _> = stage.depends_on.iter().map(|d| (d.clone(), outputs.get(d).cloned().unwrap_or_default())).collect();
+        let code_version = fingerprint::code_version(&stage.kind, kind.code_paths(), self.sources);
+        let profile = kind.uses_profile_name().then_some(self.profile.as_str());
+        let fp = fingerprint::fingerprint(&FingerprintInput {
+            kind: &stage.kind,
+            code_version: &code_version,
+            params: &params,
+            inputs: &inputs,
+            profile,
+        });
+        Ok(Planned { fingerprint: fp, code_version, params, inputs, table, files, file_digests })
+    }
+
+    /// Why a stage is stale; empty when fresh.
+    fn reasons(&self, store: &Store, name: &str, old: Option<&StageRecord>, plan: &Planned) -> Vec<String> {
+        let Some(old) = old else { return vec!["never built".into()] };
+        let mut reasons = Vec::new();
+        if old.fingerprint != plan.fingerprint {
+            if old.code_version != plan.code_version {
+                reasons.push("code changed".into());
+            }
+            let changes = fingerprint::param_diff(name, &old.params, &plan.params);
+            let (files, values): (Vec<String>, Vec<String>) = changes.into_iter().partition(|c| c.contains(" content:"));
+            if !values.is_empty() {
+                reasons.push(format!("params changed: {}", values.join(", ")));
+            }
+            if !files.is_empty() {
+                let keys: Vec<&str> = files.iter().map(|c| c.split(' ').next().unwrap_or_default()).collect();
+                reasons.push(format!("input file changed: {}", keys.join(", ")));
+            }
+            let deps: Vec<&String> = plan.inputs.keys().filter(|d| old.inputs.get(*d) != plan.inputs.get(*d)).collect();
+            if !deps.is_empty() {
+                reasons.push(format!("input changed: {}", deps.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+            if reasons.is_empty() {
+                reasons.push("fingerprint changed".into());
+            }
+            return reasons;
+        }
+        let bad: Vec<&str> = old.outputs.iter().filter(|(_, o)| !store.verify(o)).map(|(n, _)| n.as_str()).collect();
+        if !bad.is_empty() {
+            reasons.push(format!("output missing or corrupt: {}", bad.join(", ")));
+        }
+        reasons
+    }
+
+    /// Each stage's state, without running anything (status, dry run).
+    pub fn status(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
+        let store = self.open_store()?;
+        let record = BuildRecord::load(store.root(), &self.profile)?;
+        let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut rerun: BTreeSet<String> = BTreeSet::new();
+        let mut result = Vec::new();
+        for name in self.stages_for(targets)? {
+            let plan = self.plan(&store, &name, &outputs)?;
+            let old = record.stages.get(&name);
+            let mut reasons = self.reasons(&store, &name, old, &plan);
+            if force.contains(&name) {
+                reasons.insert(0, "forced".into());
+            }
+            let stage = self.pipeline.stage(&name).expect("known stage");
+            let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
+            let state = if !reasons.is_empty() {
+                if !force.contains(&name)
+                    && record::cached_run(store.root(), &plan.fingerprint).is_some_and(|r| r.outputs.values().all(|o| store.verify(o)))
+                {
+                    State::Cached
+                } else {
+                    State::Stale(reasons)
+                }
+            } else if !waiting.is_empty() {
+                State::Waiting(waiting)
+            } else {
+                State::Fresh
+            };
+            if state != State::Fresh {
+                rerun.insert(name.clone());
+            }
+            if let Some(old) = old {
+                outputs.insert(name.clone(), old.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+            }
+            result.push(StageOutcome { stage: name, state, ran: false });
+        }
+        Ok(result)
+    }
+
+    /// Brings the targets up to date. Stages run in order; the record is
+    /// saved after each, so an interrupted build keeps finished stages.
+    pub fn build(&self, options: &BuildOptions) -> anyhow::Result<Vec<StageOutcome>> {
+        let store = self.open_store()?;
+        let force: BTreeSet<String> =
+            if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
+        if options.dry_run {
+            return self.status(&options.targets, &force);
+        }
+        let _lock = StoreLock::acquire(store.root(), options.wait_for_lock)?;
+        store.clear_scratch()?;
+        let mut record = BuildRecord::load(store.root(), &self.profile)?;
+        record.profile = self.profile.clone();
+        self.print_estimate(&options.targets, &force)?;
+        let order = self.stages_for(&options.targets)?;
+        let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut result = Vec::new();
+        for name in &order {
+            let plan = self.plan(&store, name, &outputs)?;
+            let mut reasons = self.reasons(&store, name, record.stages.get(name), &plan);
+            if force.contains(name) {
+                reasons.insert(0, "forced".into());
+            }
+            let (state, ran) = if reasons.is_empty() {
+                eprintln!("{name:>12} fresh");
+                (State::Fresh, false)
+            } else if let Some(cached) = (!force.contains(name)).then(|| self.restore(&store, &plan)).flatten() {
+                eprintln!("{name:>12} restored from an earlier run ({})", reasons.join("; "));
+                record.stages.insert(name.clone(), cached);
+                (State::Cached, false)
+            } else {
+                eprintln!("{name:>12} stale: {}", reasons.join("; "));
+                let done = self.run_stage(&store, name, &plan, &record).with_context(|| format!("stage `{name}` failed"))?;
+                record.stages.insert(name.clone(), done);
+                (State::Stale(reasons), true)
+            };
+            record.save(store.root())?;
+            let built = &record.stages[name];
+            outputs.insert(name.clone(), built.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+            result.push(StageOutcome { stage: name.clone(), state, ran });
+        }
+        self.export(&store, &record, &order)?;
+        store.digests().save()?;
+        Ok(result)
+    }
+
+    fn restore(&self, store: &Store, plan: &Planned) -> Option<StageRecord> {
+        let cached = record::cached_run(store.root(), &plan.fingerprint)?;
+        cached.outputs.values().all(|o| store.verify(o)).then_some(cached)
+    }
+
+    fn print_estimate(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<()> {
+        let plan = self.status(targets, force)?;
+        let mut total = 0.0;
+        let mut count = 0;
+        for outcome in &plan {
+            if matches!(outcome.state, State::Stale(_) | State::Waiting(_)) {
+                let stage = self.pipeline.stage(&outcome.stage).expect("known stage");
+                let kind = self.kinds.get(&stage.kind).expect("known kind");
+                let upstream: Vec<toml::Table> = stage.depends_on.iter().map(|d| self.params_of(d)).collect();
+                let refs: Vec<&toml::Table> = upstream.iter().collect();
+                total += kind.estimate_seconds(&self.params_of(&outcome.stage), &refs, self.threads);
+                count += 1;
+            }
+        }
+        if count > 0 {
+            eprintln!(
+                "profile `{}`: {count} stage(s) to run, estimated {} on {} thread(s)",
+                self.profile,
+                human_duration(total),
+                self.threads
+            );
+        }
+        Ok(())
+    }
+
+    fn run_stage(&self, store: &Store, name: &str, plan: &Planned, record: &BuildRecord) -> anyhow::Result<StageRecord> {
+        let stage = self.pipeline.stage(name).expect("known stage");
+        let kind = self.kinds.get(&stage.kind).expect("known kind");
+        let started = Instant::now();
+        let mut inputs = BTreeMap::new();
+        for (dep, outs) in &plan.inputs {
+            let mut paths = BTreeMap::new();
+            for (out, sha) in outs {
+                let path = store.object_path(sha);
+                paths.insert(out.clone(), path);
+            }
+            inputs.insert(dep.clone(), paths);
+        }
+        let ctx = StageContext {
+            stage: name.to_string(),
+            profile: self.profile.clone(),
+            fingerprint: plan.fingerprint.clone(),
+            params: plan.table.clone(),
+            inputs,
+            files: plan.files.clone(),
+            file_digests: plan.file_digests.clone(),
+            upstream: self.upstream_info(name, record),
+            dag_text: dag::render_text(self.pipeline),
+            out_dir: store.scratch_dir(name)?,
+            checkpoint_dir: store.checkpoint_dir(name, &plan.fingerprint),
+            downloads_dir: store.downloads_dir(),
+            threads: self.threads,
+            progress: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+        };
+        kind.run(&ctx)?;
+        let mut outputs = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(&ctx.out_dir).sort_by_file_name() {
+            let entry = entry?;
+            if entry.file_type().is_file() {
+                let rel = entry.path().strip_prefix(&ctx.out_dir).expect("under out_dir").to_string_lossy().into_owned();
+                let object: ObjectRef = store.put(entry.path())?;
+                outputs.insert(rel, object);
+            }
+        }
+        anyhow::ensure!(!outputs.is_empty(), "stage `{name}` produced no output");
+        let _ = std::fs::remove_dir_all(&ctx.out_dir);
+        let done = StageRecord {
+            kind: stage.kind.clone(),
+            fingerprint: plan.fingerprint.clone(),
+            code_version: plan.code_version.clone(),
+            params: plan.params.clone(),
+            inputs: plan.inputs.clone(),
+            outputs,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        record::remember_run(store.root(), &done)?;
+        let _ = std::fs::remove_dir_all(&ctx.checkpoint_dir);
+        eprintln!("{name:>12} done in {}", human_duration(done.seconds));
+        Ok(done)
+    }
+
+    /// Fingerprints of every stage `name` depends on (already built).
+    fn upstream_info(&self, name: &str, record: &BuildRecord) -> BTreeMap<String, UpstreamInfo> {
+        dag::ancestors(self.pipeline, name)
+            .into_iter()
+            .filter_map(|dep| {
+                let r = record.stages.get(&dep)?;
+                Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.clone() }))
+            })
+            .collect()
+    }
+
+    /// Copies outputs of stages with `export` into their folders, when changed.
+    fn export(&self, store: &Store, record: &BuildRecord, order: &[String]) -> anyhow::Result<()> {
+        for name in order {
+            let stage = self.pipeline.stage(name).expect("known stage");
+            let (Some(pattern), Some(built)) = (&stage.export, record.stages.get(name)) else { continue };
+            let dest = self.pipeline.root.join(pattern.replace("{profile}", &self.profile));
+            super::export::sync(store, &built.outputs, &dest)?;
+        }
+        Ok(())
+    }
+
+    /// Removes objects that no build record references.
+    pub fn gc(&self, dry_run: bool) -> anyhow::Result<(usize, u64)> {
+        let store = self.open_store()?;
+        let _lock = StoreLock::acquire(store.root(), false)?;
+        let mut keep = BTreeSet::new();
+        for r in BuildRecord::load_all(store.root())? {
+            keep.extend(r.stages.values().flat_map(|s| s.outputs.values().map(|o| o.sha256.clone())));
+        }
+        let removed = store.remove_except(&keep, dry_run)?;
+        if !dry_run {
+            record::prune_runs(store.root(), |sha| keep.contains(sha))?;
+            store.digests().save()?;
+        }
+        Ok(removed)
+    }
+}
+
+/// `42 ms`, `3.1 s`, `12 min`, `5 h 20 min`, `2 d 3 h`.
+pub fn human_duration(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 3600.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else if seconds < 86400.0 {
+        format!("{} h {} min", (seconds / 3600.0) as u64, ((seconds % 3600.0) / 60.0) as u64)
+    } else {
+        format!("{} d {} h", (seconds / 86400.0) as u64, ((seconds % 86400.0) / 3600.0) as u64)
+    }
+}

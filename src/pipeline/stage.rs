@@ -1,0 +1,160 @@
+//! What the engine asks of a stage kind, and what a running stage sees.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A parameter problem found by a kind, naming the key where it can.
+#[derive(Debug)]
+pub struct ParamError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// One kind of stage (the domain registers these; the engine only calls them).
+pub trait StageKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Source files (paths under `src/` or `templates/`, or folder prefixes)
+    /// whose content makes up this kind's code version.
+    fn code_paths(&self) -> &'static [&'static str];
+    /// Checks the effective parameters before anything runs.
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError>;
+    /// One line describing the accepted parameters, for error hints.
+    fn param_help(&self) -> String;
+    /// Parameters whose values are paths (relative to the pipeline file):
+    /// their content, not their spelling, goes into the fingerprint.
+    fn file_params(&self, _params: &toml::Table) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether outputs mention the profile name (then it is fingerprinted).
+    fn uses_profile_name(&self) -> bool {
+        false
+    }
+    /// Rough duration on this machine, for the estimate printed before a
+    /// build; `upstream` holds the parameters of the stages it depends on.
+    fn estimate_seconds(&self, _params: &toml::Table, _upstream: &[&toml::Table], _threads: usize) -> f64 {
+        1.0
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()>;
+}
+
+/// The stage kinds a pipeline may use.
+#[derive(Default)]
+pub struct KindRegistry {
+    kinds: BTreeMap<String, Box<dyn StageKind>>,
+}
+
+impl KindRegistry {
+    pub fn register(&mut self, kind: Box<dyn StageKind>) {
+        self.kinds.insert(kind.name().to_string(), kind);
+    }
+    pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
+        self.kinds.get(name).map(|k| k.as_ref())
+    }
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.kinds.keys()
+    }
+}
+
+/// What the engine knows of an upstream stage, for provenance.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UpstreamInfo {
+    pub kind: String,
+    pub fingerprint: String,
+}
+
+/// Everything a running stage may touch. It never sees the store itself.
+pub struct StageContext {
+    pub stage: String,
+    pub profile: String,
+    pub fingerprint: String,
+    pub params: toml::Table,
+    /// `dep stage -> output name -> verified object path`.
+    pub inputs: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// File parameters resolved to real paths, and their content digests.
+    pub files: BTreeMap<String, PathBuf>,
+    pub file_digests: BTreeMap<String, String>,
+    /// Every stage this one (transitively) depends on.
+    pub upstream: BTreeMap<String, UpstreamInfo>,
+    /// The pipeline's DAG in text form, for provenance.
+    pub dag_text: String,
+    /// Where outputs go: every file under it becomes a named output.
+    pub out_dir: PathBuf,
+    /// Survives an interrupted run of the same fingerprint; removed on success.
+    pub checkpoint_dir: PathBuf,
+    /// Shared downloads cache (resumable; content-checked by the stage).
+    pub downloads_dir: PathBuf,
+    pub threads: usize,
+    pub progress: MultiProgress,
+}
+
+impl StageContext {
+    /// Path of `dep`'s output `name`, or an error naming both.
+    pub fn input(&self, dep: &str, name: &str) -> anyhow::Result<&Path> {
+        self.inputs
+            .get(dep)
+            .and_then(|outs| outs.get(name))
+            .map(PathBuf::as_path)
+            .ok_or_else(|| anyhow::anyhow!("stage `{}` needs output `{name}` of `{dep}`; add `{dep}` to its depends_on", self.stage))
+    }
+
+    /// Typed parameters (already validated at load time).
+    pub fn params<P: serde::de::DeserializeOwned>(&self) -> anyhow::Result<P> {
+        typed_params(&self.params).map_err(|e| anyhow::anyhow!("stage `{}`: {}", self.stage, e.message))
+    }
+
+    /// A bar counting items (batches, images) with rate and ETA.
+    pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template("{prefix:>12} {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> ");
+        self.add_bar(len, what, style)
+    }
+
+    /// A bar counting bytes (downloads).
+    pub fn byte_bar(&self, len: u64, what: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template("{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> ");
+        self.add_bar(len, what, style)
+    }
+
+    fn add_bar(&self, len: u64, what: &str, style: ProgressStyle) -> ProgressBar {
+        let bar = self.progress.add(ProgressBar::new(len));
+        bar.set_style(style);
+        bar.set_prefix(self.stage.clone());
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar
+    }
+
+    /// A line of progress that stays visible (and reaches logs without a TTY).
+    pub fn log(&self, line: impl AsRef<str>) {
+        let text = format!("{:>12} {}", self.stage, line.as_ref());
+        if self.progress.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.progress.println(text);
+        }
+    }
+}
+
+/// Deserializes a parameter table into a kind's typed parameters, naming
+/// the offending key on failure.
+pub fn typed_params<P: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<P, ParamError> {
+    let value = toml::Value::Table(table.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let key = if path == "." || path.is_empty() { backticked(&message) } else { Some(path) };
+        ParamError { key, message }
+    })
+}
+
+/// The first `name` in "unknown field `name`, expected ...".
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}

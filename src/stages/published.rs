@@ -1,0 +1,46 @@
+//! Numbers the original report published (SPEC sections 3-5), to stand
+//! beside ours.
+
+/// (label, test accuracy %, test loss) of the report's models.
+pub const TRAINING: &[(&str, f64, f64)] = &[
+    ("a", 81.77, 0.5523),
+    ("b", 82.61, 0.5942),
+    ("c", 84.57, 0.5474),
+    ("d", 81.21, 0.5840),
+    ("e", 81.80, 0.5686),
+    ("f", 83.47, 0.5215),
+    ("final", 86.44, 0.4914),
+];
+
+/// What each variant changes (SPEC section 4).
+pub const CHANGES: &[(&str, &str)] = &[
+    ("a", "base model without BatchNormalization, constant lr"),
+    ("b", "a + BatchNormalization between the Conv2D layers"),
+    ("c", "b + the LR schedule"),
+    ("d", "c + augmentation (rotation within +-15 degrees, horizontal flip)"),
+    ("e", "c with SGD instead of Adam"),
+    ("f", "c with RMSprop instead of Adam"),
+    ("final", "c trained for up to 150 epochs with early stopping (report: stopped at epoch 122)"),
+];
+
+/// The report's figure number for a model's curves.
+pub fn curves_figure(label: &str) -> Option<&'static str> {
+    Some(match label {
+        "final" => "Figure 2",
+        "a" => "Figure 4-1",
+        "b" => "Figure 4-2",
+        "c" => "Figure 4-3",
+        "d" => "Figure 4-4",
+        "e" => "Figure 4-5",
+        "f" => "Figure 4-6",
+        _ => return None,
+    })
+}
+
+pub fn training(label: &str) -> Option<(f64, f64)> {
+    TRAINING.iter().find(|(l, _, _)| *l == label).map(|(_, a, l)| (*a, *l))
+}
+
+pub fn change(label: &str) -> &'static str {
+    CHANGES.iter().find(|(l, _)| *l == label).map_or("", |(_, c)| c)
+}

@@ -1,0 +1,264 @@
+//! Stage kind `report`: fills the Markdown and HTML templates from what
+//! upstream stages produced, and copies their figures beside the report.
+
+use super::data::DataSummary;
+use super::published;
+use super::train::TrainMetrics;
+use crate::model::summary::Summary;
+use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
+use anyhow::Context;
+use minijinja::Environment;
+use std::path::Path;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// Folder holding `report.md.j2` and `report.html.j2`.
+    pub templates: String,
+    #[serde(default = "default_title")]
+    pub title: String,
+}
+
+fn default_title() -> String {
+    "Deep Learning for Image Classification with EM Algorithms — reproduced".into()
+}
+
+pub struct ReportKind;
+
+/// Provenance of one upstream stage.
+#[derive(serde::Serialize)]
+struct StageRef {
+    name: String,
+    kind: String,
+    fingerprint: String,
+}
+
+#[derive(serde::Serialize)]
+struct ClassRow {
+    name: String,
+    train: usize,
+    test: usize,
+}
+
+#[derive(serde::Serialize)]
+struct DataSection {
+    stage: String,
+    fingerprint: String,
+    summary: DataSummary,
+    rows: Vec<ClassRow>,
+    total_train: usize,
+    total_test: usize,
+}
+
+#[derive(serde::Serialize)]
+struct Figure {
+    /// Where the template places it: `data`, `final` or `variants`.
+    section: &'static str,
+    id: String,
+    caption: String,
+    png: String,
+    svg: String,
+    stage: String,
+    fingerprint: String,
+}
+
+/// One row of the model comparison table: the report's number beside ours.
+#[derive(serde::Serialize)]
+struct ModelRow {
+    label: String,
+    stage: String,
+    fingerprint: String,
+    change: &'static str,
+    published_accuracy: Option<f64>,
+    published_loss: Option<f64>,
+    accuracy: f64,
+    loss: f64,
+    accuracy_diff: Option<f64>,
+    loss_diff: Option<f64>,
+    epochs: usize,
+    stopped_early: bool,
+    train_images: usize,
+    test_images: usize,
+    images_per_second: f64,
+}
+
+#[derive(serde::Serialize)]
+struct ReportContext {
+    title: String,
+    profile: String,
+    version: &'static str,
+    backend: &'static str,
+    data: Option<DataSection>,
+    models: Vec<ModelRow>,
+    summary: Option<Summary>,
+    figures: Vec<Figure>,
+    stages: Vec<StageRef>,
+    dag: String,
+}
+
+impl StageKind for ReportKind {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+    fn code_paths(&self) -> &'static [&'static str] {
+        &["src/stages/report.rs", "src/stages/published.rs", "src/stages/train.rs", "src/model/summary.rs"]
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        typed_params::<ReportParams>(params).map(|_| ())
+    }
+    fn param_help(&self) -> String {
+        "templates (folder with report.md.j2 and report.html.j2), title".into()
+    }
+    fn file_params(&self, _params: &toml::Table) -> Vec<String> {
+        vec!["templates".into()]
+    }
+    fn uses_profile_name(&self) -> bool {
+        true
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let p: ReportParams = ctx.params()?;
+        let figures = copy_figures(ctx)?;
+        let context = ReportContext {
+            title: p.title,
+            profile: ctx.profile.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            backend: crate::BACKEND,
+            data: data_section(ctx)?,
+            models: model_rows(ctx)?,
+            summary: model_summary(ctx)?,
+            figures,
+            stages: ctx
+                .upstream
+                .iter()
+                .map(|(name, u)| StageRef { name: name.clone(), kind: u.kind.clone(), fingerprint: u.fingerprint.clone() })
+                .collect(),
+            dag: ctx.dag_text.clone(),
+        };
+        let dir = ctx.files.get("templates").context("templates folder was not resolved")?;
+        render(dir, "report.md.j2", &context, &ctx.out_dir.join("report.md"))?;
+        render(dir, "report.html.j2", &context, &ctx.out_dir.join("report.html"))?;
+        ctx.log("report.md and report.html written");
+        Ok(())
+    }
+}
+
+fn render(dir: &Path, name: &str, context: &ReportContext, dest: &Path) -> anyhow::Result<()> {
+    let mut env = Environment::new();
+    env.set_loader(minijinja::path_loader(dir));
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let template = env.get_template(name).with_context(|| format!("cannot load template {}", dir.join(name).display()))?;
+    let text = template.render(context).map_err(|e| anyhow::anyhow!("{}: {e:#}", dir.join(name).display()))?;
+    std::fs::write(dest, text).with_context(|| format!("cannot write {}", dest.display()))
+}
+
+fn data_section(ctx: &StageContext) -> anyhow::Result<Option<DataSection>> {
+    for (stage, outputs) in &ctx.inputs {
+        if let Some(path) = outputs.get("data_summary.json") {
+            let summary: DataSummary =
+                serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad data summary", path.display()))?;
+            let rows: Vec<ClassRow> = summary
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(i, name)| ClassRow { name: name.clone(), train: summary.train_counts[i], test: summary.test_counts[i] })
+                .collect();
+            return Ok(Some(DataSection {
+                stage: stage.clone(),
+                fingerprint: fingerprint_of(ctx, stage),
+                total_train: summary.train_counts.iter().sum(),
+                total_test: summary.test_counts.iter().sum(),
+                summary,
+                rows,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Report id and caption of a figure file stem, if the report has it.
+fn figure_meta(stem: &str) -> Option<(&'static str, String, String)> {
+    if stem == "samples" {
+        return Some(("data", "Figure 0".into(), "Sample training images, one row a class".into()));
+    }
+    let label = stem.strip_prefix("curves_")?;
+    let id = published::curves_figure(label)?;
+    let section = if label == "final" { "final" } else { "variants" };
+    Some((section, id.into(), format!("Accuracy and loss over epochs, train and validation, model {label} ({})", published::change(label))))
+}
+
+/// Sort key: report figure numbers in order ("Figure 4-2" after "Figure 2").
+fn figure_order(id: &str) -> Vec<u32> {
+    id.trim_start_matches("Figure ").split('-').filter_map(|p| p.parse().ok()).collect()
+}
+
+fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
+    let mut found = Vec::new();
+    for (stage, outputs) in &ctx.inputs {
+        let stems: Vec<String> = outputs.keys().filter_map(|k| k.strip_suffix(".png")).map(str::to_string).collect();
+        for stem in stems {
+            let Some((section, id, caption)) = figure_meta(&stem) else { continue };
+            let (Some(png), Some(svg)) = (outputs.get(&format!("{stem}.png")), outputs.get(&format!("{stem}.svg"))) else { continue };
+            std::fs::create_dir_all(ctx.out_dir.join("figures"))?;
+            std::fs::copy(png, ctx.out_dir.join(format!("figures/{stem}.png")))?;
+            std::fs::copy(svg, ctx.out_dir.join(format!("figures/{stem}.svg")))?;
+            found.push(Figure {
+                section,
+                id,
+                caption,
+                png: format!("figures/{stem}.png"),
+                svg: format!("figures/{stem}.svg"),
+                stage: stage.clone(),
+                fingerprint: fingerprint_of(ctx, stage),
+            });
+        }
+    }
+    found.sort_by_key(|f| figure_order(&f.id));
+    Ok(found)
+}
+
+fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
+    let mut rows = Vec::new();
+    for (stage, outputs) in &ctx.inputs {
+        let Some(path) = outputs.get("metrics.json") else { continue };
+        let m: TrainMetrics = serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad metrics", path.display()))?;
+        let published = published::training(&m.label);
+        let (accuracy, loss) = (m.test_accuracy * 100.0, m.test_loss);
+        rows.push(ModelRow {
+            stage: stage.clone(),
+            fingerprint: fingerprint_of(ctx, stage),
+            change: published::change(&m.label),
+            published_accuracy: published.map(|p| p.0),
+            published_loss: published.map(|p| p.1),
+            accuracy_diff: published.map(|p| accuracy - p.0),
+            loss_diff: published.map(|p| loss - p.1),
+            accuracy,
+            loss,
+            epochs: m.epochs_run,
+            stopped_early: m.stopped_early,
+            train_images: m.train_images,
+            test_images: m.test_images,
+            images_per_second: m.train_images_per_second,
+            label: m.label,
+        });
+    }
+    let order = |l: &str| published::TRAINING.iter().position(|(p, _, _)| *p == l).unwrap_or(usize::MAX);
+    rows.sort_by_key(|r| order(&r.label));
+    Ok(rows)
+}
+
+/// Figure 1: the summary of the final model (or any trained model).
+fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
+    let mut found = None;
+    for (stage, outputs) in &ctx.inputs {
+        if let Some(path) = outputs.get("model_summary.json") {
+            if outputs.contains_key("model.bpk") && (found.is_none() || stage == "train_final") {
+                found = Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn fingerprint_of(ctx: &StageContext, stage: &str) -> String {
+    ctx.upstream.get(stage).map(|u| u.fingerprint[..12].to_string()).unwrap_or_default()
+}

@@ -1,0 +1,237 @@
+//! Stage kind `train`: trains the report's CNN on the dataset artifact and
+//! writes its history (CSV, Parquet), test metrics, weights and summary.
+
+use crate::data::Dataset;
+use crate::model::CnnConfig;
+use crate::model::summary;
+use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
+use crate::training::augment::Augment;
+use crate::training::optimizer::{OptimizerKind, OptimizerParams};
+use crate::training::{self, Reporter, TrainSettings};
+use anyhow::Context;
+use burn::module::Module;
+use burn::tensor::Device;
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// Short name shown in tables (a..f, final).
+    pub label: String,
+    /// Maximum epochs (early stopping may end sooner).
+    pub epochs: usize,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    #[serde(default = "d_eval_batch")]
+    pub eval_batch_size: usize,
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    /// `[[after_epoch, factor], ...]`: lr * factor once epoch > after_epoch (0-based).
+    #[serde(default)]
+    pub lr_schedule: Vec<(usize, f64)>,
+    #[serde(default = "d_optimizer")]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "d_beta_1")]
+    pub beta_1: f32,
+    #[serde(default = "d_beta_2")]
+    pub beta_2: f32,
+    #[serde(default = "d_epsilon")]
+    pub epsilon: f32,
+    #[serde(default = "d_momentum")]
+    pub momentum: f64,
+    #[serde(default = "d_rho")]
+    pub rho: f32,
+    /// Epochs without a lower validation loss before stopping.
+    #[serde(default = "d_patience")]
+    pub patience: usize,
+    #[serde(default)]
+    pub rotation_degrees: f32,
+    #[serde(default)]
+    pub horizontal_flip: bool,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "d_true")]
+    pub batch_norm: bool,
+    #[serde(default = "d_bn_momentum")]
+    pub bn_momentum: f64,
+    #[serde(default = "d_bn_epsilon")]
+    pub bn_epsilon: f64,
+    #[serde(default = "d_dropout_conv")]
+    pub dropout_conv: f64,
+    #[serde(default = "d_dropout_dense")]
+    pub dropout_dense: f64,
+}
+
+fn d_batch() -> usize {
+    64
+}
+fn d_eval_batch() -> usize {
+    256
+}
+fn d_lr() -> f64 {
+    1e-3
+}
+fn d_optimizer() -> OptimizerKind {
+    OptimizerKind::Adam
+}
+fn d_beta_1() -> f32 {
+    0.9
+}
+fn d_beta_2() -> f32 {
+    0.999
+}
+fn d_epsilon() -> f32 {
+    1e-7
+}
+fn d_momentum() -> f64 {
+    0.9
+}
+fn d_rho() -> f32 {
+    0.9
+}
+fn d_patience() -> usize {
+    100
+}
+fn d_true() -> bool {
+    true
+}
+fn d_bn_momentum() -> f64 {
+    0.99
+}
+fn d_bn_epsilon() -> f64 {
+    1e-3
+}
+fn d_dropout_conv() -> f64 {
+    0.25
+}
+fn d_dropout_dense() -> f64 {
+    0.5
+}
+
+impl TrainParams {
+    pub fn settings(&self) -> TrainSettings {
+        TrainSettings {
+            model: CnnConfig {
+                batch_norm: self.batch_norm,
+                bn_momentum: self.bn_momentum,
+                bn_epsilon: self.bn_epsilon,
+                dropout_conv: self.dropout_conv,
+                dropout_dense: self.dropout_dense,
+            },
+            optimizer: OptimizerParams {
+                kind: self.optimizer.clone(),
+                beta_1: self.beta_1,
+                beta_2: self.beta_2,
+                epsilon: self.epsilon,
+                momentum: self.momentum,
+                rho: self.rho,
+            },
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            eval_batch_size: self.eval_batch_size,
+            lr: self.lr,
+            lr_schedule: self.lr_schedule.clone(),
+            patience: self.patience,
+            augment: (self.rotation_degrees > 0.0 || self.horizontal_flip)
+                .then(|| Augment { rotation_degrees: self.rotation_degrees, horizontal_flip: self.horizontal_flip }),
+            seed: self.seed,
+        }
+    }
+}
+
+/// Headline numbers of a training stage.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TrainMetrics {
+    pub label: String,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub epochs_run: usize,
+    pub stopped_early: bool,
+    pub best_epoch: Option<usize>,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub seconds: f64,
+    pub train_images_per_second: f64,
+}
+
+/// Training throughput assumed for estimates (images/s on 2 threads, measured).
+const TRAIN_IMAGES_PER_SECOND: f64 = 50.0;
+const EVAL_IMAGES_PER_SECOND: f64 = 200.0;
+
+pub struct TrainKind;
+
+impl StageKind for TrainKind {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+    fn code_paths(&self) -> &'static [&'static str] {
+        &["src/stages/train.rs", "src/training/", "src/model/", "src/data/dataset.rs"]
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        let p: TrainParams = typed_params(params)?;
+        let bad = |key: &str, message: &str| Err(ParamError { key: Some(key.into()), message: message.into() });
+        if p.epochs == 0 {
+            return bad("epochs", "must be at least 1");
+        }
+        if p.batch_size == 0 || p.eval_batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if !(p.lr > 0.0 && p.lr.is_finite()) {
+            return bad("lr", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&p.dropout_conv) || !(0.0..1.0).contains(&p.dropout_dense) {
+            return bad("dropout_conv", "dropout rates must be in [0, 1)");
+        }
+        Ok(())
+    }
+    fn param_help(&self) -> String {
+        "label, epochs, batch_size, eval_batch_size, lr, lr_schedule, optimizer (adam|sgd|rmsprop), beta_1, beta_2, epsilon, momentum, rho, patience, rotation_degrees, horizontal_flip, seed, batch_norm, bn_momentum, bn_epsilon, dropout_conv, dropout_dense".into()
+    }
+    fn estimate_seconds(&self, params: &toml::Table, upstream: &[&toml::Table], threads: usize) -> f64 {
+        let Ok(p) = typed_params::<TrainParams>(params) else { return 0.0 };
+        let size = |key: &str, full: i64| upstream.iter().find_map(|u| u.get(key).and_then(|v| v.as_integer())).unwrap_or(full) as f64;
+        let scale = 2.0 / threads.max(1) as f64;
+        let epoch = size("train_size", 50_000) / TRAIN_IMAGES_PER_SECOND + size("test_size", 10_000) / EVAL_IMAGES_PER_SECOND;
+        p.epochs as f64 * epoch * scale
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let p: TrainParams = ctx.params()?;
+        let dataset = read_dataset(ctx)?;
+        let device = Device::flex();
+        let bar = |len: u64, what: &str| ctx.bar(len, what);
+        let log = |line: String| ctx.log(line);
+        let report = Reporter { bar: &bar, log: &log };
+        let started = std::time::Instant::now();
+        let trained = training::train(&p.settings(), &dataset.train, &dataset.test, &device, &ctx.checkpoint_dir, &report)?;
+        let seconds = started.elapsed().as_secs_f64();
+        training::history::write(&trained.history, &ctx.out_dir)?;
+        let train_seconds: f64 = trained.history.iter().map(|r| r.seconds).sum();
+        let metrics = TrainMetrics {
+            label: p.label.clone(),
+            test_loss: trained.test_loss,
+            test_accuracy: trained.test_accuracy,
+            epochs_run: trained.history.len(),
+            stopped_early: trained.stopped_early,
+            best_epoch: trained.best_epoch,
+            train_images: dataset.train.len(),
+            test_images: dataset.test.len(),
+            seconds,
+            train_images_per_second: (dataset.train.len() * trained.history.len()) as f64 / train_seconds.max(1e-9),
+        };
+        std::fs::write(ctx.out_dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)?;
+        let summary = summary::summarise(&trained.model, &device);
+        std::fs::write(ctx.out_dir.join("model_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+        trained.model.into_record().save(ctx.out_dir.join("model.bpk")).map_err(|e| anyhow::anyhow!("cannot save weights: {e}"))?;
+        ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
+        Ok(())
+    }
+}
+
+/// The dataset artifact among the stage's inputs.
+pub fn read_dataset(ctx: &StageContext) -> anyhow::Result<Dataset> {
+    let path = ctx
+        .inputs
+        .values()
+        .find_map(|outs| outs.get("dataset.bin"))
+        .with_context(|| format!("stage `{}` needs a dataset stage in depends_on", ctx.stage))?;
+    Dataset::read(path)
+}

@@ -1,0 +1,66 @@
+//! Per-epoch checkpoints: model, optimizer state, history and early-stopping
+//! state. An epoch's files are complete before `latest` names them, so a
+//! kill at any moment leaves the previous checkpoint usable. RNG state needs
+//! no saving: every epoch reseeds from (seed, epoch).
+
+use super::history::EpochRow;
+use super::schedule::EarlyStopping;
+use super::trainer::TrainSettings;
+use crate::model::Cnn;
+use crate::pipeline::atomic;
+use anyhow::Context;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+use std::fs;
+use std::path::Path;
+
+pub struct Checkpoint {
+    pub model: Cnn,
+    pub optimizer: ModuleOptimizer,
+    pub history: Vec<EpochRow>,
+    pub stopping: EarlyStopping,
+    pub stopped_early: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct State {
+    history: Vec<EpochRow>,
+    stopping: EarlyStopping,
+    stopped_early: bool,
+}
+
+pub fn save(dir: &Path, ckpt: &Checkpoint) -> anyhow::Result<()> {
+    let epoch = ckpt.history.len();
+    let slot = dir.join(format!("epoch-{epoch}"));
+    let _ = fs::remove_dir_all(&slot);
+    fs::create_dir_all(&slot).with_context(|| format!("cannot create {}", slot.display()))?;
+    ckpt.model.clone().into_record().save(slot.join("model.bpk")).map_err(|e| anyhow::anyhow!("cannot save model checkpoint: {e}"))?;
+    ckpt.optimizer.save(slot.join("optimizer.bpk")).map_err(|e| anyhow::anyhow!("cannot save optimizer checkpoint: {e}"))?;
+    let state = State { history: ckpt.history.clone(), stopping: ckpt.stopping.clone(), stopped_early: ckpt.stopped_early };
+    atomic::write(&slot.join("state.json"), &serde_json::to_vec(&state)?)?;
+    for f in ["model.bpk", "optimizer.bpk"] {
+        fs::File::open(slot.join(f))?.sync_all()?;
+    }
+    atomic::write(&dir.join("latest"), epoch.to_string().as_bytes())?;
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() && path != slot {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+    Ok(())
+}
+
+/// The last complete checkpoint, rebuilt on `device`, if any.
+pub fn load(dir: &Path, settings: &TrainSettings, device: &Device) -> anyhow::Result<Option<Checkpoint>> {
+    let Ok(latest) = fs::read_to_string(dir.join("latest")) else { return Ok(None) };
+    let slot = dir.join(format!("epoch-{}", latest.trim()));
+    let state: State =
+        serde_json::from_slice(&fs::read(slot.join("state.json"))?).with_context(|| format!("{}: bad checkpoint", slot.display()))?;
+    let record = ModuleRecord::load(slot.join("model.bpk")).map_err(|e| anyhow::anyhow!("{}: {e}", slot.display()))?;
+    let model = Cnn::new(&settings.model, device).load_record(record);
+    let optimizer = settings.optimizer.build().load(slot.join("optimizer.bpk")).map_err(|e| anyhow::anyhow!("{}: {e}", slot.display()))?;
+    Ok(Some(Checkpoint { model, optimizer, history: state.history, stopping: state.stopping, stopped_early: state.stopped_early }))
+}

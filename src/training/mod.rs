@@ -1,0 +1,11 @@
+//! Training the CNN: loop, optimizers, schedule, augmentation,
+//! checkpoints and history.
+
+pub mod augment;
+pub mod checkpoint;
+pub mod history;
+pub mod optimizer;
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::{Metrics, Reporter, TrainSettings, Trained, evaluate, train};

@@ -1,0 +1,167 @@
+//! The `repro` binary end to end on the smoke profile: build, status
+//! reasons, crash recovery after SIGKILL, errors, dag, gc.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn repro(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = repro(dir, args);
+    assert!(out.status.success(), "repro {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn outputs(dir: &Path, profile: &str) -> serde_json::Value {
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap();
+    let stages = r["stages"].as_object().unwrap();
+    stages.iter().map(|(k, v)| (k.clone(), v["outputs"].clone())).collect()
+}
+
+#[test]
+fn smoke_build_renders_the_report_then_is_a_no_op() {
+    let p = common::project_copy();
+    let text = ok(p.path(), &["build", "--profile", "smoke"]);
+    assert!(text.contains("never built"), "{text}");
+    let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
+    assert!(md.contains("| disc | 200 | 50 |"), "class table from synthetic data:\n{md}");
+    assert!(md.contains("synthetic data (not CIFAR-10)"));
+    let html = std::fs::read_to_string(p.path().join("out/smoke/report.html")).unwrap();
+    assert!(html.contains("<img src=\"figures/samples.png\""));
+    let png = image::open(p.path().join("out/smoke/figures/samples.png")).unwrap();
+    assert!(png.width() > 300 && png.height() > 300);
+    assert!(std::fs::read_to_string(p.path().join("out/smoke/figures/samples.svg")).unwrap().contains("data:image/png;base64"));
+    let again = ok(p.path(), &["build", "--profile", "smoke"]);
+    assert!(again.contains("0 ran, 0 restored, 3 fresh"), "{again}");
+}
+
+#[test]
+fn status_and_dry_run_say_why() {
+    let p = common::project_copy();
+    ok(p.path(), &["build", "--profile", "smoke"]);
+    let status = ok(p.path(), &["status", "--profile", "smoke", "--set", "data.train_size=1000"]);
+    assert!(status.contains("params changed: data.train_size 2000 -> 1000"), "{status}");
+    assert!(status.contains("figures") && status.contains("stale if data changes"), "{status}");
+    let dry = ok(p.path(), &["build", "--profile", "smoke", "--dry-run", "--force", "figures"]);
+    assert!(dry.contains("forced"), "{dry}");
+    assert!(ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3, "dry run ran nothing");
+}
+
+#[test]
+fn sigkill_at_any_point_then_build_recovers() {
+    let reference = common::project_copy();
+    ok(reference.path(), &["build", "--profile", "smoke"]);
+    let expected = outputs(reference.path(), "smoke");
+    let p = common::project_copy();
+    // Kill as each stage starts, and at fixed delays.
+    let points: Vec<Box<dyn Fn(&mut std::process::Child)>> = vec![
+        Box::new(|c| kill_on_line(c, "data stale")),
+        Box::new(|c| kill_on_line(c, "figures stale")),
+        Box::new(|c| kill_on_line(c, "report stale")),
+        Box::new(|c| kill_after(c, 5)),
+        Box::new(|c| kill_after(c, 40)),
+        Box::new(|c| kill_after(c, 150)),
+    ];
+    for (n, kill) in points.iter().enumerate() {
+        let _ = std::fs::remove_dir_all(p.path().join("artifacts"));
+        if n % 2 == 1 {
+            // Also interrupt a rebuild over an existing store.
+            ok(p.path(), &["build", "--profile", "smoke"]);
+            let _ = std::fs::remove_dir_all(p.path().join("artifacts/records"));
+            let _ = std::fs::remove_dir_all(p.path().join("artifacts/runs"));
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_repro"))
+            .current_dir(p.path())
+            .args(["build", "--profile", "smoke"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        kill(&mut child);
+        let _ = child.wait();
+        ok(p.path(), &["build", "--profile", "smoke"]);
+        assert_eq!(outputs(p.path(), "smoke"), expected, "kill point {n}");
+        let status = ok(p.path(), &["status", "--profile", "smoke"]);
+        assert_eq!(status.matches("fresh").count(), 3, "kill point {n}: {status}");
+    }
+}
+
+fn kill_on_line(child: &mut std::process::Child, needle: &str) {
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap_or_default().contains(needle) {
+            break;
+        }
+    }
+    let _ = child.kill();
+}
+
+fn kill_after(child: &mut std::process::Child, ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+    let _ = child.kill();
+}
+
+#[test]
+fn failures_exit_non_zero_with_the_cause_first() {
+    let p = common::project_copy();
+    let out = repro(p.path(), &["build", "--profile", "smoke", "--data", "/no/such/archive.tar.gz"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().next().unwrap().starts_with("error: --data /no/such/archive.tar.gz: no such file"), "{err}");
+
+    let out = repro(p.path(), &["build", "--profile", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unknown profile `nope`"));
+
+    let text = std::fs::read_to_string(p.path().join("pipeline.toml")).unwrap();
+    std::fs::write(p.path().join("pipeline.toml"), text.replace("samples_per_class = 8", "samples_per_clas = 8")).unwrap();
+    let out = repro(p.path(), &["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.starts_with("error: pipeline.toml:") && err.contains("samples_per_clas"), "{err}");
+
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(bad.path().join("train/cat")).unwrap();
+    std::fs::write(bad.path().join("train/cat/x.png"), b"not a png").unwrap();
+    let q = common::project_copy();
+    let out = repro(q.path(), &["build", "--profile", "smoke", "--data", bad.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(line.starts_with("error: stage `data` failed:") && line.contains("train/cat/x.png"), "{err}");
+}
+
+#[test]
+fn dag_text_and_dot() {
+    let p = common::project_copy();
+    let text = ok(p.path(), &["dag"]);
+    assert!(text.contains("report (report) <- data, figures"), "{text}");
+    let dot = ok(p.path(), &["dag", "--dot"]);
+    assert!(dot.starts_with("digraph") && dot.contains("\"data\" -> \"figures\";"), "{dot}");
+}
+
+#[test]
+fn gc_keeps_what_records_reference() {
+    let p = common::project_copy();
+    ok(p.path(), &["build", "--profile", "smoke", "--set", "figures.samples_per_class=4"]);
+    ok(p.path(), &["build", "--profile", "smoke"]);
+    let text = ok(p.path(), &["gc"]);
+    assert!(text.contains("removed 4 object(s)"), "old figures (png, svg) and report (md, html, figures): {text}");
+    assert!(ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3);
+}
+
+#[test]
+fn smoke_profile_on_the_offline_jpeg_copy() {
+    let Some(copy) = common::shared_jpeg_copy() else { return };
+    let p = common::project_copy();
+    ok(p.path(), &["build", "--profile", "smoke", "--data", copy.to_str().unwrap()]);
+    let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
+    assert!(md.contains("| airplane | 200 | 50 |"), "{md}");
+    assert!(md.contains("CIFAR-10 JPEG copy"), "{md}");
+    assert!(md.contains("3e4a1564c7d236235c03122357197d9fe6af297275ff9edfcaf4ca9baa86e049"), "{md}");
+}

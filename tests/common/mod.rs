@@ -1,0 +1,83 @@
+//! Helpers shared by integration tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// A one-file HTTP server on 127.0.0.1 that honours `Range: bytes=N-`
+/// and can cut its first response short to simulate a dropped connection.
+pub struct FileServer {
+    pub url: String,
+    /// The Range header of each request ("" when absent).
+    pub ranges: Arc<Mutex<Vec<String>>>,
+}
+
+impl FileServer {
+    pub fn start(body: Vec<u8>, cut_first_after: Option<usize>) -> FileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+        let ranges = Arc::new(Mutex::new(Vec::new()));
+        let seen = ranges.clone();
+        let body = Arc::new(body);
+        thread::spawn(move || {
+            // Bounded: a test makes at most a handful of requests.
+            for (n, stream) in listener.incoming().take(16).enumerate() {
+                let Ok(stream) = stream else { break };
+                let cut = if n == 0 { cut_first_after } else { None };
+                serve(stream, &body, cut, &seen);
+            }
+        });
+        FileServer { url, ranges }
+    }
+}
+
+fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut range = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("range:") {
+            range = v.trim().to_string();
+        }
+    }
+    seen.lock().unwrap().push(range.clone());
+    let start: usize = range.strip_prefix("bytes=").and_then(|r| r.trim_end_matches('-').parse().ok()).unwrap_or(0);
+    let (status, part) = if start > 0 { ("206 Partial Content", &body[start..]) } else { ("200 OK", body) };
+    let header = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", part.len());
+    let _ = stream.write_all(header.as_bytes());
+    let sent = cut.map_or(part.len(), |c| c.min(part.len()));
+    let _ = stream.write_all(&part[..sent]);
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = reader.read(&mut [0u8; 1]);
+}
+
+/// `../shared/data/cifar10-jpeg.tar.gz` beside the checkout, if present.
+pub fn shared_jpeg_copy() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10-jpeg.tar.gz");
+    if p.exists() {
+        Some(p)
+    } else {
+        println!("skipped: {} is absent (the offline CIFAR-10 copy lives in ../shared)", p.display());
+        None
+    }
+}
+
+/// A copy of the repository's pipeline.toml and templates in a temp dir.
+pub fn project_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("pipeline.toml"), dir.path().join("pipeline.toml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    for entry in std::fs::read_dir(root.join("templates")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join("templates").join(entry.file_name())).unwrap();
+    }
+    dir
+}

@@ -1,0 +1,105 @@
+//! Data sources: synthetic generator, image folders (and the offline JPEG
+//! copy when ../shared is present), the dataset artifact.
+
+mod common;
+
+use repro::data::{self, Dataset, synthetic};
+use std::path::Path;
+
+#[test]
+fn synthetic_is_identical_for_the_same_seed() {
+    let a = synthetic::generate(300, 100, 5);
+    let b = synthetic::generate(300, 100, 5);
+    let c = synthetic::generate(300, 100, 6);
+    assert_eq!(a, b);
+    assert_ne!(a.train.images, c.train.images);
+    assert_eq!(a.train.class_counts(10), vec![30; 10]);
+}
+
+#[test]
+fn synthetic_classes_are_not_separable_by_mean_colour() {
+    // A nearest-class-mean classifier on average colour should do far
+    // worse than a model that sees shape: the classes are not trivial.
+    let d = synthetic::generate(2000, 1000, 1);
+    let mean = |img: &[u8]| -> [f64; 3] {
+        let mut m = [0.0; 3];
+        for px in img.chunks_exact(3) {
+            for c in 0..3 {
+                m[c] += px[c] as f64 / 1024.0;
+            }
+        }
+        m
+    };
+    let mut centres = [[0.0f64; 3]; 10];
+    for i in 0..d.train.len() {
+        let m = mean(d.train.image(i));
+        for c in 0..3 {
+            centres[d.train.labels[i] as usize][c] += m[c] / 200.0;
+        }
+    }
+    let correct = (0..d.test.len())
+        .filter(|&i| {
+            let m = mean(d.test.image(i));
+            let dist = |k: usize| (0..3).map(|c| (m[c] - centres[k][c]).powi(2)).sum::<f64>();
+            (0..10).min_by(|&a, &b| dist(a).total_cmp(&dist(b))).unwrap() == d.test.labels[i] as usize
+        })
+        .count();
+    assert!(correct < 400, "mean colour alone classifies {correct}/1000");
+}
+
+#[test]
+fn dataset_artifact_round_trips() {
+    let d = synthetic::generate(50, 20, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.bin");
+    d.write(&path).unwrap();
+    assert_eq!(Dataset::read(&path).unwrap(), d);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(format!("{:#}", Dataset::read(&path).unwrap_err()).contains("truncated"));
+}
+
+fn write_png(path: &Path, w: u32, h: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 77])).save(path).unwrap();
+}
+
+#[test]
+fn image_folder_loads_in_label_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for split in ["train", "test"] {
+        for class in ["truck", "airplane"] {
+            write_png(&dir.path().join(format!("{split}/{class}/0.png")), 32, 32);
+        }
+    }
+    let d = data::load_local(dir.path(), "x").unwrap();
+    assert_eq!(d.train.labels, vec![0, 9], "airplane is label 0, truck 9");
+    assert_eq!(&d.train.image(0)[..6], &[0, 0, 77, 8, 0, 77]);
+}
+
+#[test]
+fn image_folder_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("train/cat/ok.png"), 32, 32);
+    write_png(&dir.path().join("test/cat/big.png"), 33, 32);
+    let e = format!("{:#}", data::load_local(dir.path(), "x").unwrap_err());
+    assert!(e.contains("test/cat/big.png") && e.contains("33x32"), "{e}");
+    std::fs::remove_file(dir.path().join("test/cat/big.png")).unwrap();
+    write_png(&dir.path().join("test/kitten/a.png"), 32, 32);
+    let e = format!("{:#}", data::load_local(dir.path(), "x").unwrap_err());
+    assert!(e.contains("test/kitten/a.png") && e.contains("not a CIFAR-10 class"), "{e}");
+}
+
+#[test]
+fn the_offline_jpeg_copy_loads() {
+    let Some(path) = common::shared_jpeg_copy() else { return };
+    let d = data::load_local(&path, "x").unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (50_000, 10_000));
+    assert_eq!(d.train.class_counts(10), vec![5_000; 10]);
+    assert_eq!(d.test.class_counts(10), vec![1_000; 10]);
+    let summary = repro::stages::data::summarise(&d);
+    let published = [0.4913, 0.4821, 0.4465];
+    for c in 0..3 {
+        assert!((summary.channel_means[c] - published[c]).abs() < 0.002, "{:?}", summary.channel_means);
+    }
+}

@@ -1,0 +1,127 @@
+//! Downloads against a local HTTP server: success, checksum mismatch,
+//! interruption then resume (HTTP Range), and the official binary format
+//! end to end through `repro build`.
+
+mod common;
+
+use common::FileServer;
+use md5::Digest;
+use repro::data::download::{Checksums, fetch};
+use std::io::Write;
+use std::process::Command;
+
+fn blob(len: usize) -> Vec<u8> {
+    let mut x: u32 = 12345;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn sums(bytes: &[u8]) -> Checksums {
+    Checksums { md5: hex::encode(md5::Md5::digest(bytes)), sha256: hex::encode(sha2::Sha256::digest(bytes)) }
+}
+
+fn no_bar(_: u64) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::hidden()
+}
+
+#[test]
+fn downloads_and_verifies() {
+    let body = blob(3_000_000);
+    let server = FileServer::start(body.clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("archive.tar.gz");
+    fetch(&server.url, &dest, &sums(&body), no_bar).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    // A verified file is reused without asking the server again.
+    fetch(&server.url, &dest, &sums(&body), no_bar).unwrap();
+    assert_eq!(server.ranges.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn checksum_mismatch_removes_the_file() {
+    let body = blob(500_000);
+    let server = FileServer::start(body.clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("archive.tar.gz");
+    let mut wrong = sums(&body);
+    wrong.sha256 = "0".repeat(64);
+    let err = format!("{:#}", fetch(&server.url, &dest, &wrong, no_bar).unwrap_err());
+    assert!(err.contains("checksum mismatch") && err.contains("sha256"), "{err}");
+    assert!(!dest.exists() && !dest.with_extension("part").exists(), "nothing half-trusted is left");
+}
+
+#[test]
+fn interrupted_download_resumes_with_range() {
+    let body = blob(2_000_000);
+    let server = FileServer::start(body.clone(), Some(700_000));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("archive.tar.gz");
+    let err = format!("{:#}", fetch(&server.url, &dest, &sums(&body), no_bar).unwrap_err());
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!dest.exists());
+    let partial = std::fs::metadata(dest.with_extension("part")).unwrap().len();
+    assert!(partial > 0 && partial <= 700_000, "{partial}");
+    fetch(&server.url, &dest, &sums(&body), no_bar).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    let ranges = server.ranges.lock().unwrap().clone();
+    assert_eq!(ranges, vec![String::new(), format!("bytes={partial}-")]);
+}
+
+/// A small archive in the official layout, written byte by byte from the
+/// format description: label, then 1024 R, 1024 G, 1024 B bytes.
+/// R varies with the pixel and record, G = 100, B = 200.
+fn official_archive() -> Vec<u8> {
+    use repro::data::cifar_binary::{RECORDS_PER_BATCH, TEST_BATCH, TRAIN_BATCHES};
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for name in TRAIN_BATCHES.iter().chain([&TEST_BATCH]) {
+        let mut data = Vec::with_capacity(RECORDS_PER_BATCH * 3073);
+        for r in 0..RECORDS_PER_BATCH {
+            data.push((r % 10) as u8);
+            data.extend((0..1024).map(|p| ((p + r) % 256) as u8));
+            data.extend([100u8; 1024]);
+            data.extend([200u8; 1024]);
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, format!("cifar-10-batches-bin/{name}"), data.as_slice()).unwrap();
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_cksum();
+    builder.append_data(&mut header, "cifar-10-batches-bin/readme.html", &b"hello"[..]).unwrap();
+    let mut gz = builder.into_inner().unwrap();
+    gz.flush().unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn official_format_end_to_end() {
+    let archive = official_archive();
+    let server = FileServer::start(archive.clone(), None);
+    let project = common::project_copy();
+    let s = sums(&archive);
+    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
+        .current_dir(project.path())
+        .args(["run", "stage", "data", "--profile", "paper", "--set"])
+        .arg(format!("data.url=\"{}\"", server.url))
+        .args(["--set", &format!("data.md5=\"{}\"", s.md5), "--set", &format!("data.sha256=\"{}\"", s.sha256)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path().join("artifacts/records/paper.lock.json")).unwrap()).unwrap();
+    let sha = record["stages"]["data"]["outputs"]["dataset.bin"]["sha256"].as_str().unwrap();
+    let object = project.path().join("artifacts/objects").join(&sha[..2]).join(&sha[2..]);
+    let dataset = repro::data::Dataset::read(&object).unwrap();
+    assert_eq!((dataset.train.len(), dataset.test.len()), (50_000, 10_000));
+    assert_eq!(dataset.train.class_counts(10), vec![5_000; 10]);
+    // The stage shuffles; find record 0 by content: pixel p is (p % 256, 100, 200).
+    let expected: Vec<u8> = (0..1024).flat_map(|p| [(p % 256) as u8, 100, 200]).collect();
+    assert!((0..dataset.train.len()).any(|i| dataset.train.image(i) == expected.as_slice()), "planar RGB became interleaved RGB");
+}

@@ -1,0 +1,259 @@
+//! The engine on its own, with tiny test stage kinds: staleness reasons,
+//! fingerprints, the store, records, locks and gc.
+
+use repro::pipeline::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State, typed_params};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+/// Writes `text` (its `value` param) to `out.txt`; `note` does not reach the output.
+struct Emit;
+impl StageKind for Emit {
+    fn name(&self) -> &'static str {
+        "emit"
+    }
+    fn code_paths(&self) -> &'static [&'static str] {
+        &["src/emit.rs"]
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct P {
+            value: i64,
+            note: Option<String>,
+            file: Option<String>,
+        }
+        typed_params::<P>(params).map(|_| ())
+    }
+    fn param_help(&self) -> String {
+        "value, note, file".into()
+    }
+    fn file_params(&self, params: &toml::Table) -> Vec<String> {
+        params.contains_key("file").then(|| "file".to_string()).into_iter().collect()
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let value = ctx.params["value"].as_integer().unwrap();
+        let extra = ctx.files.get("file").map(|p| fs::read_to_string(p).unwrap()).unwrap_or_default();
+        fs::write(ctx.out_dir.join("out.txt"), format!("{value}{extra}"))?;
+        Ok(())
+    }
+}
+
+/// Concatenates every input's `out.txt` into its own `out.txt`.
+struct Concat;
+impl StageKind for Concat {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+    fn code_paths(&self) -> &'static [&'static str] {
+        &["src/concat.rs"]
+    }
+    fn check_params(&self, _params: &toml::Table) -> Result<(), ParamError> {
+        Ok(())
+    }
+    fn param_help(&self) -> String {
+        String::new()
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let mut text = String::new();
+        for outs in ctx.inputs.values() {
+            text.push_str(&fs::read_to_string(&outs["out.txt"])?);
+            text.push('+');
+        }
+        fs::write(ctx.out_dir.join("out.txt"), text)?;
+        Ok(())
+    }
+}
+
+fn kinds() -> KindRegistry {
+    let mut k = KindRegistry::default();
+    k.register(Box::new(Emit));
+    k.register(Box::new(Concat));
+    k
+}
+
+const SOURCES: &[(&str, &str)] = &[("src/emit.rs", "e1"), ("src/concat.rs", "c1")];
+const SOURCES_CONCAT_CHANGED: &[(&str, &str)] = &[("src/emit.rs", "e1"), ("src/concat.rs", "c2")];
+
+fn write_pipeline(dir: &Path, a_value: i64, note: &str) -> Pipeline {
+    let text = format!(
+        r#"
+[stages.a]
+kind = "emit"
+params = {{ value = {a_value}, note = "{note}" }}
+
+[stages.b]
+kind = "concat"
+depends_on = ["a"]
+
+[profiles.main]
+[profiles.other]
+[profiles.other.stages.a]
+value = 99
+"#
+    );
+    let file = dir.join("pipeline.toml");
+    fs::write(&file, text).unwrap();
+    Pipeline::load(&file, &kinds()).unwrap()
+}
+
+fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'a [(&'a str, &'a str)], profile: &str) -> Engine<'a> {
+    Engine { pipeline: p, kinds: k, sources, profile: profile.into(), threads: 1, overrides: BTreeMap::new() }
+}
+
+fn states(e: &Engine) -> BTreeMap<String, State> {
+    e.status(&[], &BTreeSet::new()).unwrap().into_iter().map(|o| (o.stage, o.state)).collect()
+}
+
+fn build(e: &Engine) -> Vec<String> {
+    e.build(&BuildOptions::default()).unwrap().into_iter().filter(|o| o.ran).map(|o| o.stage).collect()
+}
+
+fn reasons(state: &State) -> String {
+    match state {
+        State::Stale(r) => r.join("; "),
+        other => format!("{other:?}"),
+    }
+}
+
+fn record(dir: &Path, profile: &str) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap()
+}
+
+#[test]
+fn never_built_then_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    let e = engine(&p, &k, SOURCES, "main");
+    assert_eq!(reasons(&states(&e)["a"]), "never built");
+    assert_eq!(build(&e), vec!["a", "b"]);
+    assert!(states(&e).values().all(|s| *s == State::Fresh));
+    assert!(build(&e).is_empty(), "a second build runs nothing");
+}
+
+#[test]
+fn params_change_is_named_with_old_and_new_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kinds();
+    let p = write_pipeline(dir.path(), 1, "x");
+    build(&engine(&p, &k, SOURCES, "main"));
+    let p2 = write_pipeline(dir.path(), 2, "x");
+    let e = engine(&p2, &k, SOURCES, "main");
+    let s = states(&e);
+    assert_eq!(reasons(&s["a"]), "params changed: a.value 1 -> 2");
+    assert_eq!(s["b"], State::Waiting(vec!["a".into()]));
+    e.build(&BuildOptions { targets: vec!["a".into()], ..Default::default() }).unwrap();
+    assert_eq!(reasons(&states(&e)["b"]), "input changed: a");
+}
+
+#[test]
+fn identical_outputs_keep_dependents_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kinds();
+    build(&engine(&write_pipeline(dir.path(), 1, "x"), &k, SOURCES, "main"));
+    let p = write_pipeline(dir.path(), 1, "a new note");
+    let ran = build(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(ran, vec!["a"], "b's input bytes did not change");
+}
+
+#[test]
+fn code_change_affects_only_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    build(&engine(&p, &k, SOURCES, "main"));
+    let s = states(&engine(&p, &k, SOURCES_CONCAT_CHANGED, "main"));
+    assert_eq!(s["a"], State::Fresh);
+    assert_eq!(reasons(&s["b"]), "code changed");
+}
+
+#[test]
+fn corrupt_or_missing_output_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 7, "x"), kinds());
+    let e = engine(&p, &k, SOURCES, "main");
+    build(&e);
+    let sha = record(dir.path(), "main")["stages"]["a"]["outputs"]["out.txt"]["sha256"].as_str().unwrap().to_string();
+    let object = dir.path().join("artifacts/objects").join(&sha[..2]).join(&sha[2..]);
+    fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&object, "8").unwrap();
+    assert_eq!(reasons(&states(&e)["a"]), "output missing or corrupt: out.txt");
+    assert_eq!(build(&e), vec!["a"]);
+    assert_eq!(fs::read_to_string(&object).unwrap(), "7");
+    fs::remove_file(&object).unwrap();
+    assert_eq!(reasons(&states(&e)["a"]), "output missing or corrupt: out.txt");
+}
+
+#[test]
+fn fingerprints_do_not_depend_on_checkout_location() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let k = kinds();
+    for d in [&d1, &d2] {
+        fs::write(d.path().join("input.txt"), "hello").unwrap();
+    }
+    let fp = |d: &tempfile::TempDir| {
+        let p = write_pipeline(d.path(), 3, "x");
+        let mut e = engine(&p, &k, SOURCES, "main");
+        e.overrides.insert("a".into(), toml::toml! { file = "input.txt" });
+        build(&e);
+        let r = record(d.path(), "main");
+        (r["stages"]["a"]["fingerprint"].clone(), r["stages"]["b"]["fingerprint"].clone())
+    };
+    assert_eq!(fp(&d1), fp(&d2));
+}
+
+#[test]
+fn file_params_are_fingerprinted_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    fs::write(dir.path().join("one.txt"), "same").unwrap();
+    fs::write(dir.path().join("two.txt"), "same").unwrap();
+    let with_file = |name: &str| {
+        let mut e = engine(&p, &k, SOURCES, "main");
+        e.overrides.insert("a".into(), toml::Table::from_iter([("file".to_string(), toml::Value::String(name.into()))]));
+        e
+    };
+    build(&with_file("one.txt"));
+    assert_eq!(states(&with_file("two.txt"))["a"], State::Fresh, "a moved file with equal content is not a change");
+    fs::write(dir.path().join("two.txt"), "different").unwrap();
+    assert_eq!(reasons(&states(&with_file("two.txt"))["a"]), "input file changed: a.file");
+}
+
+#[test]
+fn switching_profiles_restores_from_the_run_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    build(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(build(&engine(&p, &k, SOURCES, "other")), vec!["a", "b"]);
+    let e = engine(&p, &k, SOURCES, "main");
+    fs::remove_file(dir.path().join("artifacts/records/main.lock.json")).unwrap();
+    assert_eq!(states(&e)["a"], State::Cached);
+    assert!(build(&e).is_empty(), "restored, not rerun");
+}
+
+#[test]
+fn gc_removes_only_unreferenced_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kinds();
+    build(&engine(&write_pipeline(dir.path(), 1, "x"), &k, SOURCES, "main"));
+    let p = write_pipeline(dir.path(), 2, "x");
+    let e = engine(&p, &k, SOURCES, "main");
+    build(&e);
+    let (removed, _) = e.gc(false).unwrap();
+    assert_eq!(removed, 2, "a's and b's outputs for value 1");
+    assert!(states(&e).values().all(|s| *s == State::Fresh));
+    assert_eq!(e.gc(false).unwrap().0, 0);
+}
+
+#[test]
+fn a_held_lock_names_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    let store = dir.path().join("artifacts");
+    fs::create_dir_all(&store).unwrap();
+    let _held = repro::pipeline::lock::StoreLock::acquire(&store, false).unwrap();
+    let e = engine(&p, &k, SOURCES, "main");
+    // flock is per open file, so a second open in this process conflicts.
+    let err = e.build(&BuildOptions { wait_for_lock: false, ..Default::default() }).unwrap_err();
+    assert!(format!("{err:#}").contains(&format!("pid {}", std::process::id())), "{err:#}");
+}

@@ -18,6 +18,11 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// data -> figures -> report, no training: engine behaviour in seconds.
+fn light() -> tempfile::TempDir {
+    common::project_with("tests/fixtures/light.toml")
+}
+
 fn outputs(dir: &Path, profile: &str) -> serde_json::Value {
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap();
@@ -27,7 +32,7 @@ fn outputs(dir: &Path, profile: &str) -> serde_json::Value {
 
 #[test]
 fn smoke_build_renders_the_report_then_is_a_no_op() {
-    let p = common::project_copy();
+    let p = light();
     let text = ok(p.path(), &["build", "--profile", "smoke"]);
     assert!(text.contains("never built"), "{text}");
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
@@ -44,7 +49,7 @@ fn smoke_build_renders_the_report_then_is_a_no_op() {
 
 #[test]
 fn status_and_dry_run_say_why() {
-    let p = common::project_copy();
+    let p = light();
     ok(p.path(), &["build", "--profile", "smoke"]);
     let status = ok(p.path(), &["status", "--profile", "smoke", "--set", "data.train_size=1000"]);
     assert!(status.contains("params changed: data.train_size 2000 -> 1000"), "{status}");
@@ -56,10 +61,10 @@ fn status_and_dry_run_say_why() {
 
 #[test]
 fn sigkill_at_any_point_then_build_recovers() {
-    let reference = common::project_copy();
+    let reference = light();
     ok(reference.path(), &["build", "--profile", "smoke"]);
     let expected = outputs(reference.path(), "smoke");
-    let p = common::project_copy();
+    let p = light();
     // Kill as each stage starts, and at fixed delays.
     let points: Vec<Box<dyn Fn(&mut std::process::Child)>> = vec![
         Box::new(|c| kill_on_line(c, "data stale")),
@@ -110,7 +115,7 @@ fn kill_after(child: &mut std::process::Child, ms: u64) {
 
 #[test]
 fn failures_exit_non_zero_with_the_cause_first() {
-    let p = common::project_copy();
+    let p = light();
     let out = repro(p.path(), &["build", "--profile", "smoke", "--data", "/no/such/archive.tar.gz"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -129,7 +134,7 @@ fn failures_exit_non_zero_with_the_cause_first() {
     let bad = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(bad.path().join("train/cat")).unwrap();
     std::fs::write(bad.path().join("train/cat/x.png"), b"not a png").unwrap();
-    let q = common::project_copy();
+    let q = light();
     let out = repro(q.path(), &["build", "--profile", "smoke", "--data", bad.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
@@ -140,14 +145,14 @@ fn failures_exit_non_zero_with_the_cause_first() {
 fn dag_text_and_dot() {
     let p = common::project_copy();
     let text = ok(p.path(), &["dag"]);
-    assert!(text.contains("report (report) <- data, figures"), "{text}");
+    assert!(text.contains("report (report) <- data, figures, train_a"), "{text}");
     let dot = ok(p.path(), &["dag", "--dot"]);
     assert!(dot.starts_with("digraph") && dot.contains("\"data\" -> \"figures\";"), "{dot}");
 }
 
 #[test]
 fn gc_keeps_what_records_reference() {
-    let p = common::project_copy();
+    let p = light();
     ok(p.path(), &["build", "--profile", "smoke", "--set", "figures.samples_per_class=4"]);
     ok(p.path(), &["build", "--profile", "smoke"]);
     let text = ok(p.path(), &["gc"]);
@@ -158,7 +163,7 @@ fn gc_keeps_what_records_reference() {
 #[test]
 fn smoke_profile_on_the_offline_jpeg_copy() {
     let Some(copy) = common::shared_jpeg_copy() else { return };
-    let p = common::project_copy();
+    let p = light();
     ok(p.path(), &["build", "--profile", "smoke", "--data", copy.to_str().unwrap()]);
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
     assert!(md.contains("| airplane | 200 | 50 |"), "{md}");

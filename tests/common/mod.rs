@@ -71,9 +71,14 @@ pub fn shared_jpeg_copy() -> Option<PathBuf> {
 
 /// A copy of the repository's pipeline.toml and templates in a temp dir.
 pub fn project_copy() -> tempfile::TempDir {
+    project_with("pipeline.toml")
+}
+
+/// The templates and `pipeline` (relative to the repository) as pipeline.toml.
+pub fn project_with(pipeline: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(root.join("pipeline.toml"), dir.path().join("pipeline.toml")).unwrap();
+    std::fs::copy(root.join(pipeline), dir.path().join("pipeline.toml")).unwrap();
     std::fs::create_dir_all(dir.path().join("templates")).unwrap();
     for entry in std::fs::read_dir(root.join("templates")).unwrap() {
         let entry = entry.unwrap();

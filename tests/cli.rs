@@ -170,3 +170,22 @@ fn smoke_profile_on_the_offline_jpeg_copy() {
     assert!(md.contains("CIFAR-10 JPEG copy"), "{md}");
     assert!(md.contains("3e4a1564c7d236235c03122357197d9fe6af297275ff9edfcaf4ca9baa86e049"), "{md}");
 }
+
+#[test]
+fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
+    let p = common::project_copy();
+    ok(p.path(), &["build", "--profile", "smoke"]);
+    let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
+    for label in ["a", "b", "c", "d", "e", "f", "final"] {
+        assert!(md.contains(&format!("\n| {label} | ")), "Table 1 has model {label}:\n{md}");
+        assert!(p.path().join(format!("out/smoke/figures/curves_{label}.png")).exists(), "curves of {label}");
+    }
+    assert!(md.contains("Total params: 693834 (report: 693,834)"), "{md}");
+    for fig in ["Figure 2.", "Figure 4-1.", "Figure 4-6."] {
+        assert!(md.contains(fig), "{fig} in the report");
+    }
+    let again = ok(p.path(), &["build", "--profile", "smoke"]);
+    assert!(again.contains("0 ran, 0 restored, 10 fresh"), "{again}");
+    let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
+    assert!(dry.contains("profile `paper`: 10 stage(s) to run, estimated"), "{dry}");
+}

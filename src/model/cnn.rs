@@ -127,6 +127,16 @@ impl Cnn {
         }
     }
 
+    /// Applies BatchNorm running-statistics updates still pending from the
+    /// last training step; saving or evaluating without this would miss
+    /// the last batch's update.
+    pub fn sync_running_stats(&self) {
+        for bn in [&self.bn1, &self.bn2, &self.bn3].into_iter().flatten() {
+            let _ = bn.running_mean.value_sync();
+            let _ = bn.running_var.value_sync();
+        }
+    }
+
     /// Class scores (before softmax) for images [N, 3, 32, 32] in 0..1.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.activations(images).logits

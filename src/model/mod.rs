@@ -2,5 +2,6 @@
 
 pub mod cnn;
 pub mod summary;
+pub mod weights;
 
 pub use cnn::{Activations, Cnn, CnnConfig};

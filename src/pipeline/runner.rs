@@ -213,6 +213,7 @@ impl Engine<'_> {
         let store = self.open_store()?;
         let force: BTreeSet<String> =
             if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
+        self.print_estimate(&options.targets, &force)?;
         if options.dry_run {
             return self.status(&options.targets, &force);
         }
@@ -220,7 +221,6 @@ impl Engine<'_> {
         store.clear_scratch()?;
         let mut record = BuildRecord::load(store.root(), &self.profile)?;
         record.profile = self.profile.clone();
-        self.print_estimate(&options.targets, &force)?;
         let order = self.stages_for(&options.targets)?;
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut result = Vec::new();

@@ -251,7 +251,7 @@ fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
     let mut found = None;
     for (stage, outputs) in &ctx.inputs {
         if let Some(path) = outputs.get("model_summary.json") {
-            if outputs.contains_key("model.bpk") && (found.is_none() || stage == "train_final") {
+            if outputs.contains_key("model.weights") && (found.is_none() || stage == "train_final") {
                 found = Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?);
             }
         }

@@ -9,7 +9,6 @@ use crate::training::augment::Augment;
 use crate::training::optimizer::{OptimizerKind, OptimizerParams};
 use crate::training::{self, Reporter, TrainSettings};
 use anyhow::Context;
-use burn::module::Module;
 use burn::tensor::Device;
 
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -220,7 +219,7 @@ impl StageKind for TrainKind {
         std::fs::write(ctx.out_dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)?;
         let summary = summary::summarise(&trained.model, &device);
         std::fs::write(ctx.out_dir.join("model_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
-        trained.model.into_record().save(ctx.out_dir.join("model.bpk")).map_err(|e| anyhow::anyhow!("cannot save weights: {e}"))?;
+        crate::model::weights::save(&trained.model, &ctx.out_dir.join("model.weights"))?;
         ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
         Ok(())
     }

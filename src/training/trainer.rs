@@ -9,7 +9,7 @@ use super::optimizer::OptimizerParams;
 use super::schedule::{EarlyStopping, learning_rate};
 use crate::data::dataset::{IMAGE_BYTES, SIDE, Split};
 use crate::model::{Cnn, CnnConfig};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
@@ -172,6 +172,7 @@ pub fn train(
             bar.inc(1);
         }
         bar.finish_and_clear();
+        model.sync_running_stats();
         let val = evaluate(&model.valid(), test, settings.eval_batch_size, device);
         let row = EpochRow {
             epoch: epoch + 1,
@@ -185,14 +186,12 @@ pub fn train(
         (report.log)(row.to_string());
         history.push(row);
         stopped_early = stopping.update(epoch, val.loss) && epoch + 1 < settings.epochs;
-        let ckpt = Checkpoint {
-            model: model.clone(),
-            optimizer: optimizer.clone(),
-            history: history.clone(),
-            stopping: stopping.clone(),
-            stopped_early,
-        };
-        checkpoint::save(checkpoint_dir, &ckpt)?;
+        checkpoint::save(checkpoint_dir, &Checkpoint { model, optimizer, history, stopping, stopped_early })?;
+        // Continue from what was saved, so a resumed run and an
+        // uninterrupted one take the same path (a reloaded tensor can differ
+        // in layout, and so in float summation order, from the live one).
+        Checkpoint { model, optimizer, history, stopping, stopped_early } =
+            checkpoint::load(checkpoint_dir, settings, &train_device)?.context("the checkpoint just written is unreadable")?;
     }
     let last = history.last().cloned().ok_or_else(|| anyhow::anyhow!("no epoch was run (epochs = 0)"))?;
     Ok(Trained {

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""PyTorch CPU speed of the report's CNN (SPEC section 2), channels-last,
+for `repro bench train`. Prints "train_images_per_s infer_images_per_s"."""
+import argparse
+import time
+
+import torch
+from torch import nn
+
+
+def model():
+    def block(c_in, c_out, second):
+        layers = [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c_out, momentum=0.01, eps=1e-3)]
+        if second:
+            layers += [nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU()]
+        return layers + [nn.MaxPool2d(2), nn.Dropout(0.25)]
+
+    return nn.Sequential(
+        *block(3, 64, True), *block(64, 128, True), *block(128, 256, False),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10),
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    m = model().to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-7)
+    x = torch.rand(64, 3, 32, 32).to(memory_format=torch.channels_last)
+    y = torch.arange(64) % 10
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(m(x), y).backward()
+        opt.step()
+
+    m.train()
+    for _ in range(3):
+        step()
+    t = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    train = 64 * a.steps / (time.perf_counter() - t)
+    m.eval()
+    xi = torch.rand(256, 3, 32, 32).to(memory_format=torch.channels_last)
+    rounds = max(a.steps // 4, 3)
+    with torch.no_grad():
+        m(xi)
+        t = time.perf_counter()
+        for _ in range(rounds):
+            m(xi)
+    infer = 256 * rounds / (time.perf_counter() - t)
+    print(f"{train:.2f} {infer:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,15 @@ pub enum Command {
         #[arg(long)]
         dot: bool,
     },
+    /// Builds what is stale, then checks the build's numbers against the
+    /// published ones (artifacts/published/PROFILE.json).
+    Verify {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Records the current numbers as the published ones instead.
+        #[arg(long)]
+        update: bool,
+    },
     /// Removes stored objects that no build record references.
     Gc {
         #[arg(long)]
@@ -114,6 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => build(&pipeline, &kinds, threads, &args, Vec::new()),
         Command::Run { what: RunWhat::Stage { name, build: args } } => build(&pipeline, &kinds, threads, &args, vec![name]),
         Command::Status(selection) => status(&pipeline, &kinds, threads, &selection),
+        Command::Verify { build: args, update } => verify(&pipeline, &kinds, threads, &args, update),
         Command::Gc { dry_run } => {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
             let (count, bytes) = engine.gc(dry_run)?;
@@ -219,4 +229,35 @@ fn print_states(outcomes: &[StageOutcome]) {
     for o in outcomes {
         println!("{:width$}  {}", o.stage, o.state);
     }
+}
+
+/// Allowed drift per metric: counts exact, accuracy and loss 0.005.
+fn tolerance(metric: &str) -> f64 {
+    if metric.ends_with("_accuracy") || metric.ends_with("_loss") { 0.005 } else { 0.0 }
+}
+
+fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &BuildArgs, update: bool) -> anyhow::Result<()> {
+    use crate::pipeline::verify;
+    build(pipeline, kinds, threads, args, Vec::new())?;
+    let engine = engine(pipeline, kinds, threads, &args.selection)?;
+    let store = crate::pipeline::store::Store::open(&pipeline.store_dir)?;
+    let now = verify::current_numbers(&store, &engine.profile)?;
+    let path = verify::published_path(&pipeline.root, &engine.profile);
+    if update {
+        let file = verify::publish(&engine.profile, &now, tolerance);
+        crate::pipeline::atomic::write(&path, &serde_json::to_vec_pretty(&file)?)?;
+        println!("recorded {} numbers in {}", now.len(), path.display());
+        return Ok(());
+    }
+    let checks = verify::compare(&verify::load_published(&path)?, &now);
+    let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.4}"));
+    println!("{:<28} {:>12} {:>12} {:>10}  ok", "metric", "published", "now", "tolerance");
+    for c in &checks {
+        let (p, t) = (c.published.as_ref().map(|p| p.value), c.published.as_ref().map(|p| p.tolerance));
+        println!("{:<28} {:>12} {:>12} {:>10}  {}", c.metric, show(p), show(c.now), show(t), if c.ok() { "yes" } else { "NO" });
+    }
+    let bad = checks.iter().filter(|c| !c.ok()).count();
+    anyhow::ensure!(bad == 0, "{bad} of {} numbers differ from {} beyond tolerance", checks.len(), path.display());
+    println!("all {} numbers reproduce ({})", checks.len(), path.display());
+    Ok(())
 }

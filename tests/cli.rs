@@ -189,3 +189,22 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
     assert!(dry.contains("profile `paper`: 10 stage(s) to run, estimated"), "{dry}");
 }
+
+#[test]
+fn verify_checks_numbers_against_the_published_file() {
+    let p = light();
+    let missing = repro(p.path(), &["verify"]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("repro verify --update"));
+    let text = ok(p.path(), &["verify", "--update"]);
+    assert!(text.contains("recorded 2 numbers"), "{text}");
+    let text = ok(p.path(), &["verify"]);
+    assert!(text.contains("data.train_images") && text.contains("all 2 numbers reproduce"), "{text}");
+    let path = p.path().join("artifacts/published/smoke.json");
+    let published = std::fs::read_to_string(&path).unwrap().replace("2000.0", "2001.0");
+    std::fs::write(&path, published).unwrap();
+    let out = repro(p.path(), &["verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "drift must fail");
+    assert!(stdout.lines().any(|l| l.starts_with("data.train_images") && l.ends_with("NO")), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 numbers differ"));
+}

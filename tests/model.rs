@@ -8,8 +8,13 @@ use repro::model::summary::summarise;
 use repro::model::{Cnn, CnnConfig};
 use repro::training::optimizer::{OptimizerKind, OptimizerParams};
 
+/// burn's device RNG is process-wide: tests that initialise models take
+/// turns, so a seeded one is not disturbed by another thread.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn parameter_counts_match_the_report() {
+    let _rng = RNG.lock().unwrap();
     let device = Device::flex();
     let s = summarise(&Cnn::new(&CnnConfig::default(), &device), &device);
     assert_eq!((s.total, s.trainable, s.non_trainable), (693_834, 692_938, 896));
@@ -19,6 +24,7 @@ fn parameter_counts_match_the_report() {
 
 #[test]
 fn summary_rows_match_figure_1() {
+    let _rng = RNG.lock().unwrap();
     let device = Device::flex();
     let s = summarise(&Cnn::new(&CnnConfig::default(), &device), &device);
     let rows: Vec<(&str, &str, usize)> = s.rows.iter().map(|r| (r.layer.as_str(), r.output.as_str(), r.params)).collect();
@@ -47,6 +53,7 @@ fn summary_rows_match_figure_1() {
 
 #[test]
 fn forward_gives_ten_scores_and_named_activations() {
+    let _rng = RNG.lock().unwrap();
     let device = Device::flex();
     let model = Cnn::new(&CnnConfig::default(), &device);
     let a = model.activations(Tensor::ones([2, 3, 32, 32], &device));
@@ -137,6 +144,7 @@ fn rmsprop_matches_keras() {
 
 #[test]
 fn weights_file_round_trips_and_is_deterministic() {
+    let _rng = RNG.lock().unwrap();
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     let (pa, pb) = (dir.path().join("a.weights"), dir.path().join("b.weights"));

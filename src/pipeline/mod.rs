@@ -13,6 +13,7 @@ pub mod record;
 pub mod runner;
 pub mod stage;
 pub mod store;
+pub mod verify;
 
 pub use config::Pipeline;
 pub use runner::{BuildOptions, Engine, StageOutcome, State};

@@ -134,6 +134,8 @@ impl StageKind for ReportKind {
                 .collect(),
             dag: ctx.dag_text.clone(),
         };
+        let numbers = numbers(&context);
+        std::fs::write(ctx.out_dir.join(crate::pipeline::verify::NUMBERS), serde_json::to_vec_pretty(&numbers)?)?;
         let dir = ctx.files.get("templates").context("templates folder was not resolved")?;
         render(dir, "report.md.j2", &context, &ctx.out_dir.join("report.md"))?;
         render(dir, "report.html.j2", &context, &ctx.out_dir.join("report.html"))?;
@@ -261,4 +263,24 @@ fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
 
 fn fingerprint_of(ctx: &StageContext, stage: &str) -> String {
     ctx.upstream.get(stage).map(|u| u.fingerprint[..12].to_string()).unwrap_or_default()
+}
+
+/// The build's headline numbers, for `repro verify`.
+fn numbers(c: &ReportContext) -> std::collections::BTreeMap<String, f64> {
+    let mut n = std::collections::BTreeMap::new();
+    if let Some(d) = &c.data {
+        n.insert("data.train_images".into(), d.total_train as f64);
+        n.insert("data.test_images".into(), d.total_test as f64);
+    }
+    if let Some(s) = &c.summary {
+        n.insert("model.total_params".into(), s.total as f64);
+        n.insert("model.trainable_params".into(), s.trainable as f64);
+        n.insert("model.non_trainable_params".into(), s.non_trainable as f64);
+    }
+    for m in &c.models {
+        n.insert(format!("{}.test_accuracy", m.label), m.accuracy / 100.0);
+        n.insert(format!("{}.test_loss", m.label), m.loss);
+        n.insert(format!("{}.epochs", m.label), m.epochs as f64);
+    }
+    n
 }

@@ -1,0 +1,102 @@
+//! Published numbers: stages may output `numbers.json` (a flat map of
+//! metric -> number); a committed file per profile records the numbers a
+//! build produced with a tolerance each, and `verify` checks a fresh build
+//! against it.
+
+use super::record::BuildRecord;
+use super::store::Store;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const NUMBERS: &str = "numbers.json";
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Published {
+    pub value: f64,
+    pub tolerance: f64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct PublishedFile {
+    pub profile: String,
+    pub numbers: BTreeMap<String, Published>,
+}
+
+/// One row of the verify table.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub metric: String,
+    pub published: Option<Published>,
+    pub now: Option<f64>,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        match (&self.published, self.now) {
+            (Some(p), Some(n)) => (p.value - n).abs() <= p.tolerance,
+            _ => false,
+        }
+    }
+}
+
+pub fn published_path(root: &Path, profile: &str) -> PathBuf {
+    root.join("artifacts").join("published").join(format!("{profile}.json"))
+}
+
+/// Every `numbers.json` output of the profile's last build, merged.
+pub fn current_numbers(store: &Store, profile: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+    let record = BuildRecord::load(store.root(), profile)?;
+    let mut numbers = BTreeMap::new();
+    for stage in record.stages.values() {
+        if let Some(object) = stage.outputs.get(NUMBERS) {
+            let path = store.object_path(&object.sha256);
+            let map: BTreeMap<String, f64> =
+                serde_json::from_slice(&std::fs::read(&path)?).with_context(|| format!("{}: bad numbers file", path.display()))?;
+            numbers.extend(map);
+        }
+    }
+    Ok(numbers)
+}
+
+pub fn load_published(path: &Path) -> anyhow::Result<PublishedFile> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("no published numbers at {}; run `repro verify --update` to record them", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not a published-numbers file", path.display()))
+}
+
+/// Published against current, one row per metric in either.
+pub fn compare(published: &PublishedFile, now: &BTreeMap<String, f64>) -> Vec<Check> {
+    let mut metrics: Vec<&String> = published.numbers.keys().chain(now.keys()).collect();
+    metrics.sort();
+    metrics.dedup();
+    metrics
+        .into_iter()
+        .map(|m| Check { metric: m.clone(), published: published.numbers.get(m).cloned(), now: now.get(m).copied() })
+        .collect()
+}
+
+/// A published file from current numbers; `tolerance` gives each metric's.
+pub fn publish(profile: &str, now: &BTreeMap<String, f64>, tolerance: impl Fn(&str) -> f64) -> PublishedFile {
+    PublishedFile {
+        profile: profile.to_string(),
+        numbers: now.iter().map(|(k, v)| (k.clone(), Published { value: *v, tolerance: tolerance(k) })).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_beyond_tolerance_fails_and_missing_metrics_fail() {
+        let now = BTreeMap::from([("a.acc".to_string(), 0.81), ("b.acc".to_string(), 0.5)]);
+        let mut published = publish("p", &now, |_| 0.01);
+        assert!(compare(&published, &now).iter().all(Check::ok));
+        published.numbers.get_mut("a.acc").unwrap().value = 0.83;
+        published.numbers.insert("c.acc".into(), Published { value: 1.0, tolerance: 0.0 });
+        let checks = compare(&published, &now);
+        let bad: Vec<&str> = checks.iter().filter(|c| !c.ok()).map(|c| c.metric.as_str()).collect();
+        assert_eq!(bad, vec!["a.acc", "c.acc"]);
+    }
+}

@@ -257,3 +257,27 @@ fn a_held_lock_names_its_holder() {
     let err = e.build(&BuildOptions { wait_for_lock: false, ..Default::default() }).unwrap_err();
     assert!(format!("{err:#}").contains(&format!("pid {}", std::process::id())), "{err:#}");
 }
+
+#[test]
+fn unchanged_files_are_not_rehashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    let input = dir.path().join("big.bin");
+    fs::write(&input, vec![7u8; 1 << 20]).unwrap();
+    let mut e = engine(&p, &k, SOURCES, "main");
+    e.overrides.insert("a".into(), toml::toml! { file = "big.bin" });
+    build(&e);
+    // Poison the cached digest: while size, mtime and inode stay, it is trusted.
+    let cache_path = dir.path().join("artifacts/cache/digests.json");
+    let key = input.canonicalize().unwrap().to_string_lossy().into_owned();
+    let mut cache: serde_json::Value = serde_json::from_slice(&fs::read(&cache_path).unwrap()).unwrap();
+    let entry = cache.as_object_mut().unwrap().iter_mut().find(|(k2, _)| k2.ends_with("big.bin")).map(|(_, v)| v).unwrap();
+    entry["sha256"] = serde_json::json!("0".repeat(64));
+    fs::write(&cache_path, serde_json::to_vec(&cache).unwrap()).unwrap();
+    assert_eq!(reasons(&states(&e)["a"]), "input file changed: a.file", "the cached digest was used, not a re-read ({key})");
+    // A new mtime makes it read the file again.
+    let f = fs::File::options().write(true).open(&input).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+    drop(f);
+    assert_eq!(states(&e)["a"], State::Fresh);
+}

@@ -11,49 +11,21 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Architecture choices the report leaves open (Keras defaults), each a
-/// pipeline parameter.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// pipeline parameter of the `train` stage.
+#[derive(Clone, Debug, PartialEq)]
 pub struct CnnConfig {
     /// Model a has no BatchNormalization; b onwards do.
-    #[serde(default = "yes")]
     pub batch_norm: bool,
     /// Keras momentum: running = momentum * running + (1 - momentum) * batch.
-    #[serde(default = "bn_momentum")]
     pub bn_momentum: f64,
-    #[serde(default = "bn_epsilon")]
     pub bn_epsilon: f64,
-    #[serde(default = "dropout_conv")]
     pub dropout_conv: f64,
-    #[serde(default = "dropout_dense")]
     pub dropout_dense: f64,
-}
-
-fn yes() -> bool {
-    true
-}
-fn bn_momentum() -> f64 {
-    0.99
-}
-fn bn_epsilon() -> f64 {
-    1e-3
-}
-fn dropout_conv() -> f64 {
-    0.25
-}
-fn dropout_dense() -> f64 {
-    0.5
 }
 
 impl Default for CnnConfig {
     fn default() -> Self {
-        CnnConfig {
-            batch_norm: true,
-            bn_momentum: bn_momentum(),
-            bn_epsilon: bn_epsilon(),
-            dropout_conv: dropout_conv(),
-            dropout_dense: dropout_dense(),
-        }
+        CnnConfig { batch_norm: true, bn_momentum: 0.99, bn_epsilon: 1e-3, dropout_conv: 0.25, dropout_dense: 0.5 }
     }
 }
 

@@ -31,22 +31,22 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// A file's identity for the cache (i64 nanoseconds last until 2262).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct StatKey {
     size: u64,
-    mtime_ns: i128,
+    mtime_ns: i64,
     inode: u64,
 }
 
 impl StatKey {
     fn of(meta: &fs::Metadata) -> StatKey {
-        StatKey { size: meta.len(), mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128, inode: meta.ino() }
+        StatKey { size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), inode: meta.ino() }
     }
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct CachedDigest {
-    #[serde(flatten)]
     stat: StatKey,
     sha256: String,
 }

@@ -94,16 +94,16 @@ fn d_true() -> bool {
     true
 }
 fn d_bn_momentum() -> f64 {
-    0.99
+    CnnConfig::default().bn_momentum
 }
 fn d_bn_epsilon() -> f64 {
-    1e-3
+    CnnConfig::default().bn_epsilon
 }
 fn d_dropout_conv() -> f64 {
-    0.25
+    CnnConfig::default().dropout_conv
 }
 fn d_dropout_dense() -> f64 {
-    0.5
+    CnnConfig::default().dropout_dense
 }
 
 impl TrainParams {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod clustering;
 pub mod data;
 pub mod figures;
 pub mod model;

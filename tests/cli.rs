@@ -66,7 +66,8 @@ fn sigkill_at_any_point_then_build_recovers() {
     let expected = outputs(reference.path(), "smoke");
     let p = light();
     // Kill as each stage starts, and at fixed delays.
-    let points: Vec<Box<dyn Fn(&mut std::process::Child)>> = vec![
+    type Kill = Box<dyn Fn(&mut std::process::Child)>;
+    let points: Vec<Kill> = vec![
         Box::new(|c| kill_on_line(c, "data stale")),
         Box::new(|c| kill_on_line(c, "figures stale")),
         Box::new(|c| kill_on_line(c, "report stale")),

@@ -99,7 +99,7 @@ fn the_offline_jpeg_copy_loads() {
     assert_eq!(d.test.class_counts(10), vec![1_000; 10]);
     let summary = repro::stages::data::summarise(&d);
     let published = [0.4913, 0.4821, 0.4465];
-    for c in 0..3 {
-        assert!((summary.channel_means[c] - published[c]).abs() < 0.002, "{:?}", summary.channel_means);
+    for (mean, want) in summary.channel_means.iter().zip(published) {
+        assert!((mean - want).abs() < 0.002, "{:?}", summary.channel_means);
     }
 }

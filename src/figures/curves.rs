@@ -41,7 +41,16 @@ fn panel<DB: DrawingBackend>(
         .y_label_area_size(52)
         .build_cartesian_2d(1.0..last, (lo - pad)..(hi + pad))
         .map_err(plot_err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc(what).label_style((FONT, 13)).axis_desc_style((FONT, 14)).draw().map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_labels((last as usize).clamp(2, 10))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("epoch")
+        .y_desc(what)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(plot_err)?;
     let series = [("train", BLUE, true), ("validation", RED, false)];
     for (name, colour, first) in series {
         let points: Vec<(f64, f64)> = rows

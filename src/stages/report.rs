@@ -252,10 +252,11 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
 fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
     let mut found = None;
     for (stage, outputs) in &ctx.inputs {
-        if let Some(path) = outputs.get("model_summary.json") {
-            if outputs.contains_key("model.weights") && (found.is_none() || stage == "train_final") {
-                found = Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?);
-            }
+        if let Some(path) = outputs.get("model_summary.json")
+            && outputs.contains_key("model.weights")
+            && (found.is_none() || stage == "train_final")
+        {
+            found = Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?);
         }
     }
     Ok(found)

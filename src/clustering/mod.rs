@@ -1,0 +1,5 @@
+//! Clustering for the center-loss method (SPEC section 5): K-means and
+//! the matching of clusters to classes.
+
+pub mod centers;
+pub mod kmeans;

@@ -95,3 +95,35 @@ fn killed_training_resumes_to_the_same_result() {
     assert!(log.contains("resuming after epoch"), "{log}");
     assert_eq!(train_result(p.path()), expected, "a resumed run equals an uninterrupted one");
 }
+
+#[test]
+fn checkpoints_keep_batch_norm_running_statistics() {
+    use burn::module::Module;
+    use repro::training::checkpoint::{self, Checkpoint};
+    use repro::training::schedule::EarlyStopping;
+    let data = synthetic::generate(64, 10, 4);
+    let s = settings(1);
+    let device = Device::flex().autodiff();
+    let model = repro::model::Cnn::new(&s.model, &device);
+    for _ in 0..3 {
+        let x = repro::training::trainer::batch_images(&data.train, &(0..64).collect::<Vec<_>>(), None, &device);
+        let _ = model.forward(x);
+    }
+    model.sync_running_stats();
+    let stats = |m: &repro::model::Cnn| -> Vec<f32> {
+        let bn = m.bn2.as_ref().unwrap();
+        let mut v = bn.running_mean.value().into_data().try_to_vec::<f32>().unwrap();
+        v.extend(bn.running_var.value().into_data().try_to_vec::<f32>().unwrap());
+        v
+    };
+    let before = stats(&model);
+    assert!(before.iter().any(|&v| v != 0.0 && v != 1.0), "three training passes moved the statistics");
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt =
+        Checkpoint { model, optimizer: s.optimizer.build(), history: Vec::new(), stopping: EarlyStopping::new(5), stopped_early: false };
+    checkpoint::save(dir.path(), &ckpt).unwrap();
+    let loaded = checkpoint::load(dir.path(), &s, &device).unwrap().unwrap();
+    assert_eq!(stats(&loaded.model), before);
+    let valid = loaded.model.valid();
+    assert_eq!(stats(&valid), before, "inference mode sees the same statistics");
+}

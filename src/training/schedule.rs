@@ -11,20 +11,22 @@ pub fn learning_rate(lr: f64, steps: &[(usize, f64)], epoch: usize) -> f64 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EarlyStopping {
     pub patience: usize,
-    pub best: f64,
+    /// Lowest validation loss so far (none before the first epoch; JSON
+    /// cannot hold the infinity a float sentinel would need).
+    pub best: Option<f64>,
     pub best_epoch: Option<usize>,
     pub wait: usize,
 }
 
 impl EarlyStopping {
     pub fn new(patience: usize) -> EarlyStopping {
-        EarlyStopping { patience, best: f64::INFINITY, best_epoch: None, wait: 0 }
+        EarlyStopping { patience, best: None, best_epoch: None, wait: 0 }
     }
 
     /// Records an epoch's validation loss; true when training should stop.
     pub fn update(&mut self, epoch: usize, val_loss: f64) -> bool {
-        if val_loss < self.best {
-            self.best = val_loss;
+        if self.best.is_none_or(|best| val_loss < best) && !val_loss.is_nan() {
+            self.best = Some(val_loss);
             self.best_epoch = Some(epoch);
             self.wait = 0;
         } else {
@@ -56,6 +58,17 @@ mod tests {
         let stops: Vec<bool> = losses.iter().enumerate().map(|(e, &l)| es.update(e, l)).collect();
         assert_eq!(stops, vec![false, false, false, false, true, false, false, false, true]);
         assert_eq!(es.best_epoch, Some(5));
+    }
+
+    #[test]
+    fn state_survives_json_before_and_after_a_nan_epoch() {
+        let mut es = EarlyStopping::new(2);
+        let json = serde_json::to_string(&es).unwrap();
+        assert_eq!(serde_json::from_str::<EarlyStopping>(&json).unwrap(), es);
+        assert!(!es.update(0, f64::NAN), "a NaN loss is no improvement");
+        assert_eq!(es.best, None);
+        es.update(1, 0.7);
+        assert_eq!(serde_json::from_str::<EarlyStopping>(&serde_json::to_string(&es).unwrap()).unwrap(), es);
     }
 
     #[test]

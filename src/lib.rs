@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clustering;
 pub mod data;
 pub mod figures;
+pub mod framed;
 pub mod model;
 pub mod pipeline;
 pub mod stages;

@@ -94,11 +94,8 @@ impl Dataset {
             train: self.train.len(),
             test: self.test.len(),
         };
-        let json = serde_json::to_vec(&header)?;
         let mut out = BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-        out.write_all(MAGIC)?;
-        out.write_all(&(json.len() as u64).to_le_bytes())?;
-        out.write_all(&json)?;
+        crate::framed::write_header(&mut out, MAGIC, &header)?;
         for split in [&self.train, &self.test] {
             out.write_all(&split.images)?;
             out.write_all(&split.labels)?;
@@ -109,16 +106,7 @@ impl Dataset {
 
     pub fn read(path: &Path) -> anyhow::Result<Dataset> {
         let mut input = BufReader::new(File::open(path).with_context(|| format!("cannot open dataset {}", path.display()))?);
-        let mut magic = [0u8; 8];
-        input.read_exact(&mut magic)?;
-        if &magic != MAGIC {
-            bail!("{} is not a repro dataset (bad magic)", path.display());
-        }
-        let mut len = [0u8; 8];
-        input.read_exact(&mut len)?;
-        let mut json = vec![0u8; u64::from_le_bytes(len) as usize];
-        input.read_exact(&mut json)?;
-        let header: Header = serde_json::from_slice(&json).with_context(|| format!("{}: bad dataset header", path.display()))?;
+        let header: Header = crate::framed::read_header(&mut input, MAGIC, path, "dataset")?;
         if header.side != SIDE || header.channels != CHANNELS {
             bail!("{}: images are {}x{}x{}, expected 32x32x3", path.display(), header.side, header.side, header.channels);
         }

@@ -45,11 +45,8 @@ impl ModuleVisitor for Collector {
 pub fn save<M: Module>(module: &M, path: &Path) -> anyhow::Result<()> {
     let mut c = Collector::default();
     module.visit(&mut c);
-    let header = serde_json::to_vec(&c.entries)?;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-    out.write_all(MAGIC)?;
-    out.write_all(&(header.len() as u64).to_le_bytes())?;
-    out.write_all(&header)?;
+    crate::framed::write_header(&mut out, MAGIC, &c.entries)?;
     for v in &c.data {
         out.write_all(&v.to_le_bytes())?;
     }
@@ -89,16 +86,7 @@ impl ModuleMapper for Loader {
 /// Loads weights saved by [`save`] into `module` (same architecture).
 pub fn load<M: Module>(module: M, path: &Path) -> anyhow::Result<M> {
     let mut file = std::io::BufReader::new(std::fs::File::open(path).with_context(|| format!("cannot open weights {}", path.display()))?);
-    let mut magic = [0u8; 8];
-    file.read_exact(&mut magic)?;
-    if &magic != MAGIC {
-        bail!("{} is not a repro weights file", path.display());
-    }
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len)?;
-    let mut header = vec![0u8; u64::from_le_bytes(len) as usize];
-    file.read_exact(&mut header)?;
-    let entries: Vec<Entry> = serde_json::from_slice(&header)?;
+    let entries: Vec<Entry> = crate::framed::read_header(&mut file, MAGIC, path, "weights file")?;
     let mut tensors = BTreeMap::new();
     for e in entries {
         let n: usize = e.shape.iter().product();

@@ -61,7 +61,7 @@ impl StageKind for DatasetKind {
         "dataset"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/data.rs", "src/data/"]
+        &["src/stages/data.rs", "src/data/", "src/framed.rs"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: DataParams = typed_params(params)?;

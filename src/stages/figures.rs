@@ -25,7 +25,7 @@ impl StageKind for FiguresKind {
         "figures"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/figures.rs", "src/figures/", "src/data/dataset.rs", "src/training/history.rs", "src/stages/train.rs"]
+        &["src/stages/figures.rs", "src/figures/", "src/data/dataset.rs", "src/framed.rs", "src/training/history.rs", "src/stages/train.rs"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: FigureParams = typed_params(params)?;

@@ -164,7 +164,7 @@ impl StageKind for TrainKind {
         "train"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/train.rs", "src/training/", "src/model/", "src/data/dataset.rs"]
+        &["src/stages/train.rs", "src/training/", "src/model/", "src/data/dataset.rs", "src/framed.rs"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: TrainParams = typed_params(params)?;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod clustering;
 pub mod data;
+pub mod embedding;
 pub mod figures;
 pub mod framed;
 pub mod model;

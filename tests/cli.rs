@@ -179,16 +179,23 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
     for label in ["a", "b", "c", "d", "e", "f", "final"] {
         assert!(md.contains(&format!("\n| {label} | ")), "Table 1 has model {label}:\n{md}");
+    }
+    for label in ["a", "b", "c", "d", "e", "f", "final", "center"] {
         assert!(p.path().join(format!("out/smoke/figures/curves_{label}.png")).exists(), "curves of {label}");
     }
     assert!(md.contains("Total params: 693834 (report: 693,834)"), "{md}");
-    for fig in ["Figure 2.", "Figure 4-1.", "Figure 4-6."] {
-        assert!(md.contains(fig), "{fig} in the report");
+    for fig in ["Figure 2.", "Figure 3-1.", "Figure 3-2.", "Figure 4-1.", "Figure 4-6.", "Figure 7-1.", "Figure 7-2."] {
+        assert!(md.contains(&format!("**{fig}**")), "{fig} in the report:\n{md}");
     }
+    assert!(
+        md.contains("**Table 2. The final model with and without center loss**") && md.contains("| center (w = 0.003) | 87.80% |"),
+        "{md}"
+    );
+    assert!(!md.contains("\n| center | "), "the center model is not a row of Table 1");
     let again = ok(p.path(), &["build", "--profile", "smoke"]);
-    assert!(again.contains("0 ran, 0 restored, 10 fresh"), "{again}");
+    assert!(again.contains("0 ran, 0 restored, 11 fresh"), "{again}");
     let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
-    assert!(dry.contains("profile `paper`: 10 stage(s) to run, estimated"), "{dry}");
+    assert!(dry.contains("profile `paper`: 11 stage(s) to run, estimated"), "{dry}");
 }
 
 #[test]

@@ -26,6 +26,7 @@ fn settings(epochs: usize) -> TrainSettings {
         patience: 100,
         augment: None,
         seed: 11,
+        center: None,
     }
 }
 
@@ -119,8 +120,14 @@ fn checkpoints_keep_batch_norm_running_statistics() {
     let before = stats(&model);
     assert!(before.iter().any(|&v| v != 0.0 && v != 1.0), "three training passes moved the statistics");
     let dir = tempfile::tempdir().unwrap();
-    let ckpt =
-        Checkpoint { model, optimizer: s.optimizer.build(), history: Vec::new(), stopping: EarlyStopping::new(5), stopped_early: false };
+    let ckpt = Checkpoint {
+        model,
+        centers: None,
+        optimizer: s.optimizer.build(),
+        history: Vec::new(),
+        stopping: EarlyStopping::new(5),
+        stopped_early: false,
+    };
     checkpoint::save(dir.path(), &ckpt).unwrap();
     let loaded = checkpoint::load(dir.path(), &s, &device).unwrap().unwrap();
     assert_eq!(stats(&loaded.model), before);

@@ -9,29 +9,54 @@ use plotters::prelude::*;
 pub const SIZE: (u32, u32) = (960, 380);
 
 pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, rows: &[EpochRow]) -> anyhow::Result<()> {
+    let series = |pick: fn(&EpochRow) -> (f64, f64)| {
+        vec![
+            Series { name: "train".into(), colour: BLUE, points: rows.iter().map(|r| (r.epoch as f64, pick(r).0)).collect() },
+            Series { name: "validation".into(), colour: RED, points: rows.iter().map(|r| (r.epoch as f64, pick(r).1)).collect() },
+        ]
+    };
+    two_panels(area, title, &series(|r| (r.train_accuracy, r.val_accuracy)), &series(|r| (r.train_loss, r.val_loss)))
+}
+
+/// Validation accuracy and loss of several runs on shared axes (Figure 3-2).
+pub fn draw_compare<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[(String, Vec<EpochRow>)],
+) -> anyhow::Result<()> {
+    let colours = [BLUE, RED, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+    let series = |pick: fn(&EpochRow) -> f64| -> Vec<Series> {
+        runs.iter()
+            .zip(colours.iter().cycle())
+            .map(|((name, rows), &colour)| Series {
+                name: format!("{name} (validation)"),
+                colour,
+                points: rows.iter().map(|r| (r.epoch as f64, pick(r))).collect(),
+            })
+            .collect()
+    };
+    two_panels(area, title, &series(|r| r.val_accuracy), &series(|r| r.val_loss))
+}
+
+/// One line of a panel.
+pub struct Series {
+    pub name: String,
+    pub colour: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+fn two_panels<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, accuracy: &[Series], loss: &[Series]) -> anyhow::Result<()> {
     area.fill(&WHITE).map_err(plot_err)?;
     let area = area.titled(title, (FONT, 20)).map_err(plot_err)?;
     let (left, right) = area.split_horizontally(SIZE.0 / 2);
-    panel(&left, "accuracy", rows, |r| (r.train_accuracy, r.val_accuracy))?;
-    panel(&right, "loss", rows, |r| (r.train_loss, r.val_loss))?;
+    panel(&left, "accuracy", accuracy)?;
+    panel(&right, "loss", loss)?;
     Ok(())
 }
 
-fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    what: &str,
-    rows: &[EpochRow],
-    pick: impl Fn(&EpochRow) -> (f64, f64),
-) -> anyhow::Result<()> {
-    let last = rows.last().map_or(1, |r| r.epoch).max(2) as f64;
-    let values: Vec<f64> = rows
-        .iter()
-        .flat_map(|r| {
-            let (a, b) = pick(r);
-            [a, b]
-        })
-        .filter(|v| v.is_finite())
-        .collect();
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, what: &str, series: &[Series]) -> anyhow::Result<()> {
+    let last = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(2.0, f64::max);
+    let values: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).collect();
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let pad = ((hi - lo) * 0.08).max(1e-3);
@@ -51,21 +76,14 @@ fn panel<DB: DrawingBackend>(
         .axis_desc_style((FONT, 14))
         .draw()
         .map_err(plot_err)?;
-    let series = [("train", BLUE, true), ("validation", RED, false)];
-    for (name, colour, first) in series {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| {
-                let (a, b) = pick(r);
-                (r.epoch as f64, if first { a } else { b })
-            })
-            .collect();
+    for s in series {
+        let colour = s.colour;
         chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .draw_series(LineSeries::new(s.points.clone(), colour.stroke_width(2)))
             .map_err(plot_err)?
-            .label(name)
+            .label(s.name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, colour.filled()))).map_err(plot_err)?;
+        chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, colour.filled()))).map_err(plot_err)?;
     }
     chart
         .configure_series_labels()

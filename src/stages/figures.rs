@@ -3,8 +3,11 @@
 
 use super::train::TrainMetrics;
 use crate::data::Dataset;
-use crate::figures::{self, curves, sample_grid};
+use crate::figures::{self, curves, model_graph, sample_grid};
+use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
+use crate::training::history::EpochRow;
+use anyhow::Context;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +28,15 @@ impl StageKind for FiguresKind {
         "figures"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/figures.rs", "src/figures/", "src/data/dataset.rs", "src/framed.rs", "src/training/history.rs", "src/stages/train.rs"]
+        &[
+            "src/stages/figures.rs",
+            "src/figures/",
+            "src/data/dataset.rs",
+            "src/framed.rs",
+            "src/training/history.rs",
+            "src/stages/train.rs",
+            "src/model/summary.rs",
+        ]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: FigureParams = typed_params(params)?;
@@ -55,22 +66,82 @@ impl StageKind for FiguresKind {
                 drawn += 1;
             }
         }
-        for (stage, outputs) in &ctx.inputs {
-            let (Some(history), Some(metrics)) = (outputs.get("history.csv"), outputs.get("metrics.json")) else { continue };
-            let rows = crate::training::history::read_csv(history)?;
-            let metrics: TrainMetrics = serde_json::from_slice(&std::fs::read(metrics)?)?;
-            let title = format!("model {} ({stage}): accuracy and loss", metrics.label);
+        let runs = training_runs(ctx)?;
+        for run in &runs {
+            let title = format!("model {} ({}): accuracy and loss", run.metrics.label, run.stage);
             figures::draw_both(
                 &ctx.out_dir,
-                &format!("curves_{}", metrics.label),
+                &format!("curves_{}", run.metrics.label),
                 curves::SIZE,
-                |a| curves::draw(&a, &title, &rows),
-                |a| curves::draw(&a, &title, &rows),
+                |a| curves::draw(&a, &title, &run.history),
+                |a| curves::draw(&a, &title, &run.history),
             )?;
             drawn += 1;
         }
+        drawn += draw_center_figures(ctx, &runs)?;
         anyhow::ensure!(drawn > 0, "stage `{}`: no upstream output to draw; depend on a dataset stage", ctx.stage);
         ctx.log(format!("{drawn} figure(s) drawn"));
         Ok(())
     }
+}
+
+/// A training stage's outputs, as the figures need them.
+struct Run {
+    stage: String,
+    metrics: TrainMetrics,
+    history: Vec<EpochRow>,
+    summary: Option<Summary>,
+}
+
+fn training_runs(ctx: &StageContext) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    for (stage, outputs) in &ctx.inputs {
+        let (Some(history), Some(metrics)) = (outputs.get("history.csv"), outputs.get("metrics.json")) else { continue };
+        let summary = match outputs.get("model_summary.json") {
+            Some(path) => Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?),
+            None => None,
+        };
+        runs.push(Run {
+            stage: stage.clone(),
+            history: crate::training::history::read_csv(history)?,
+            metrics: serde_json::from_slice(&std::fs::read(metrics)?).with_context(|| format!("{}: bad metrics", metrics.display()))?,
+            summary,
+        });
+    }
+    Ok(runs)
+}
+
+/// Figures 3-1 (the model with its center-loss branch) and 3-2 (the final
+/// and center-loss models' validation curves together), when both ran.
+fn draw_center_figures(ctx: &StageContext, runs: &[Run]) -> anyhow::Result<usize> {
+    let Some(center) = runs.iter().find(|r| r.metrics.center_weight.is_some()) else { return Ok(0) };
+    let mut drawn = 0;
+    if let Some(summary) = &center.summary {
+        let weight = center.metrics.center_weight.unwrap_or_default();
+        let size = model_graph::size(summary.rows.len());
+        figures::draw_both(
+            &ctx.out_dir,
+            "center_graph",
+            size,
+            |a| model_graph::draw(&a, &summary.rows, weight),
+            |a| model_graph::draw(&a, &summary.rows, weight),
+        )?;
+        drawn += 1;
+    }
+    if let Some(plain) = runs.iter().find(|r| r.metrics.label == "final") {
+        let both = vec![
+            (format!("{} (cross-entropy)", plain.metrics.label), plain.history.clone()),
+            (format!("{} (+ center loss)", center.metrics.label), center.history.clone()),
+        ];
+        let title = "final model vs center-loss model: validation accuracy and loss";
+        figures::draw_both(
+            &ctx.out_dir,
+            "center_compare",
+            curves::SIZE,
+            |a| curves::draw_compare(&a, title, &both),
+            |a| curves::draw_compare(&a, title, &both),
+        )?;
+        drawn += 1;
+    }
+    Ok(drawn)
 }

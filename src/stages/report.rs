@@ -80,6 +80,8 @@ struct ModelRow {
     train_images: usize,
     test_images: usize,
     images_per_second: f64,
+    feature_distance_ratio: f64,
+    center_weight: Option<f64>,
 }
 
 #[derive(serde::Serialize)]
@@ -177,15 +179,39 @@ fn data_section(ctx: &StageContext) -> anyhow::Result<Option<DataSection>> {
     Ok(None)
 }
 
-/// Report id and caption of a figure file stem, if the report has it.
-fn figure_meta(stem: &str) -> Option<(&'static str, String, String)> {
-    if stem == "samples" {
-        return Some(("data", "Figure 0".into(), "Sample training images, one row a class".into()));
+/// (section, report id, caption) of each place a figure file stem appears.
+fn figure_meta(stem: &str) -> Vec<(&'static str, String, String)> {
+    match stem {
+        "samples" => return vec![("data", "Figure 0".into(), "Sample training images, one row a class".into())],
+        "center_graph" => {
+            return vec![(
+                "method",
+                "Figure 3-1".into(),
+                "The model with the center-loss branch: inputs image and label, outputs class and center loss".into(),
+            )];
+        }
+        "center_compare" => {
+            return vec![(
+                "center",
+                "Figure 3-2".into(),
+                "Validation accuracy and loss of the final model and of the center-loss model".into(),
+            )];
+        }
+        _ => {}
     }
-    let label = stem.strip_prefix("curves_")?;
-    let id = published::curves_figure(label)?;
-    let section = if label == "final" { "final" } else { "variants" };
-    Some((section, id.into(), format!("Accuracy and loss over epochs, train and validation, model {label} ({})", published::change(label))))
+    let Some(label) = stem.strip_prefix("curves_") else { return Vec::new() };
+    let caption = format!("Accuracy and loss over epochs, train and validation, model {label} ({})", published::change(label));
+    published::curves_figures(label)
+        .iter()
+        .map(|id| {
+            let section = match *id {
+                "Figure 2" => "final",
+                "Figure 7-1" | "Figure 7-2" => "center",
+                _ => "variants",
+            };
+            (section, id.to_string(), caption.clone())
+        })
+        .collect()
 }
 
 /// Sort key: report figure numbers in order ("Figure 4-2" after "Figure 2").
@@ -198,20 +224,24 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
     for (stage, outputs) in &ctx.inputs {
         let stems: Vec<String> = outputs.keys().filter_map(|k| k.strip_suffix(".png")).map(str::to_string).collect();
         for stem in stems {
-            let Some((section, id, caption)) = figure_meta(&stem) else { continue };
             let (Some(png), Some(svg)) = (outputs.get(&format!("{stem}.png")), outputs.get(&format!("{stem}.svg"))) else { continue };
-            std::fs::create_dir_all(ctx.out_dir.join("figures"))?;
-            std::fs::copy(png, ctx.out_dir.join(format!("figures/{stem}.png")))?;
-            std::fs::copy(svg, ctx.out_dir.join(format!("figures/{stem}.svg")))?;
-            found.push(Figure {
-                section,
-                id,
-                caption,
-                png: format!("figures/{stem}.png"),
-                svg: format!("figures/{stem}.svg"),
-                stage: stage.clone(),
-                fingerprint: fingerprint_of(ctx, stage),
-            });
+            let places = figure_meta(&stem);
+            if !places.is_empty() {
+                std::fs::create_dir_all(ctx.out_dir.join("figures"))?;
+                std::fs::copy(png, ctx.out_dir.join(format!("figures/{stem}.png")))?;
+                std::fs::copy(svg, ctx.out_dir.join(format!("figures/{stem}.svg")))?;
+            }
+            for (section, id, caption) in places {
+                found.push(Figure {
+                    section,
+                    id,
+                    caption,
+                    png: format!("figures/{stem}.png"),
+                    svg: format!("figures/{stem}.svg"),
+                    stage: stage.clone(),
+                    fingerprint: fingerprint_of(ctx, stage),
+                });
+            }
         }
     }
     found.sort_by_key(|f| figure_order(&f.id));
@@ -230,9 +260,11 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
             fingerprint: fingerprint_of(ctx, stage),
             change: published::change(&m.label),
             published_accuracy: published.map(|p| p.0),
-            published_loss: published.map(|p| p.1),
+            published_loss: published.and_then(|p| p.1),
             accuracy_diff: published.map(|p| accuracy - p.0),
-            loss_diff: published.map(|p| loss - p.1),
+            loss_diff: published.and_then(|p| p.1).map(|p| loss - p),
+            feature_distance_ratio: m.feature_distance_ratio,
+            center_weight: m.center_weight,
             accuracy,
             loss,
             epochs: m.epochs_run,
@@ -282,6 +314,7 @@ fn numbers(c: &ReportContext) -> std::collections::BTreeMap<String, f64> {
         n.insert(format!("{}.test_accuracy", m.label), m.accuracy / 100.0);
         n.insert(format!("{}.test_loss", m.label), m.loss);
         n.insert(format!("{}.epochs", m.label), m.epochs as f64);
+        n.insert(format!("{}.feature_distance_ratio", m.label), m.feature_distance_ratio);
     }
     n
 }

@@ -1,11 +1,15 @@
 //! Stage kind `train`: trains the report's CNN on the dataset artifact and
 //! writes its history (CSV, Parquet), test metrics, weights and summary.
 
+use crate::clustering::separation::center_distance_ratio;
 use crate::data::Dataset;
+use crate::data::dataset::CIFAR10_CLASSES;
 use crate::model::CnnConfig;
+use crate::model::extract::{Tap, extract};
 use crate::model::summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::augment::Augment;
+use crate::training::center_loss::{CenterSettings, CenterUpdate};
 use crate::training::optimizer::{OptimizerKind, OptimizerParams};
 use crate::training::{self, Reporter, TrainSettings};
 use anyhow::Context;
@@ -58,6 +62,32 @@ pub struct TrainParams {
     pub dropout_conv: f64,
     #[serde(default = "d_dropout_dense")]
     pub dropout_dense: f64,
+    /// Center-loss weight w; absent: no center-loss branch.
+    #[serde(default)]
+    pub center_weight: Option<f64>,
+    #[serde(default = "d_center_update")]
+    pub center_update: CenterUpdate,
+    /// Moving-average rate (center_update = "moving_average").
+    #[serde(default = "d_center_alpha")]
+    pub center_alpha: f64,
+    /// Training images K-means clusters to initialise the centers.
+    #[serde(default = "d_center_init_sample")]
+    pub center_init_sample: usize,
+    #[serde(default = "d_kmeans_iterations")]
+    pub center_kmeans_iterations: usize,
+}
+
+fn d_center_update() -> CenterUpdate {
+    CenterUpdate::Learned
+}
+fn d_center_alpha() -> f64 {
+    0.5
+}
+fn d_center_init_sample() -> usize {
+    5000
+}
+fn d_kmeans_iterations() -> usize {
+    100
 }
 
 fn d_batch() -> usize {
@@ -133,6 +163,13 @@ impl TrainParams {
             augment: (self.rotation_degrees > 0.0 || self.horizontal_flip)
                 .then_some(Augment { rotation_degrees: self.rotation_degrees, horizontal_flip: self.horizontal_flip }),
             seed: self.seed,
+            center: self.center_weight.map(|weight| CenterSettings {
+                weight,
+                update: self.center_update.clone(),
+                alpha: self.center_alpha,
+                init_sample: self.center_init_sample,
+                kmeans_iterations: self.center_kmeans_iterations,
+            }),
         }
     }
 }
@@ -150,6 +187,11 @@ pub struct TrainMetrics {
     pub test_images: usize,
     pub seconds: f64,
     pub train_images_per_second: f64,
+    /// Mean intra-class over inter-class center distance of the 512-d
+    /// first-Dense features of the test images (lower: tighter classes).
+    pub feature_distance_ratio: f64,
+    /// The center-loss weight, for center-loss runs.
+    pub center_weight: Option<f64>,
 }
 
 /// Throughput assumed for estimates: images/s on 2 threads, measured on
@@ -164,7 +206,7 @@ impl StageKind for TrainKind {
         "train"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/train.rs", "src/training/", "src/model/", "src/data/dataset.rs", "src/framed.rs"]
+        &["src/stages/train.rs", "src/training/", "src/model/", "src/clustering/", "src/data/dataset.rs", "src/framed.rs"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: TrainParams = typed_params(params)?;
@@ -178,13 +220,22 @@ impl StageKind for TrainKind {
         if !(p.lr > 0.0 && p.lr.is_finite()) {
             return bad("lr", "must be a positive number");
         }
+        if p.center_weight.is_some_and(|w| !(w >= 0.0 && w.is_finite())) {
+            return bad("center_weight", "must be a finite number >= 0 (leave it out for no center loss)");
+        }
+        if !(p.center_alpha > 0.0 && p.center_alpha <= 1.0) {
+            return bad("center_alpha", "must be in (0, 1]");
+        }
+        if p.center_init_sample < 10 || p.center_kmeans_iterations == 0 {
+            return bad("center_init_sample", "K-means needs at least 10 images and 1 iteration");
+        }
         if !(0.0..1.0).contains(&p.dropout_conv) || !(0.0..1.0).contains(&p.dropout_dense) {
             return bad("dropout_conv", "dropout rates must be in [0, 1)");
         }
         Ok(())
     }
     fn param_help(&self) -> String {
-        "label, epochs, batch_size, eval_batch_size, lr, lr_schedule, optimizer (adam|sgd|rmsprop), beta_1, beta_2, epsilon, momentum, rho, patience, rotation_degrees, horizontal_flip, seed, batch_norm, bn_momentum, bn_epsilon, dropout_conv, dropout_dense".into()
+        "label, epochs, batch_size, eval_batch_size, lr, lr_schedule, optimizer (adam|sgd|rmsprop), beta_1, beta_2, epsilon, momentum, rho, patience, rotation_degrees, horizontal_flip, seed, batch_norm, bn_momentum, bn_epsilon, dropout_conv, dropout_dense, center_weight, center_update (learned|moving_average), center_alpha, center_init_sample, center_kmeans_iterations".into()
     }
     fn estimate_seconds(&self, params: &toml::Table, upstream: &[&toml::Table], threads: usize) -> f64 {
         let Ok(p) = typed_params::<TrainParams>(params) else { return 0.0 };
@@ -216,7 +267,12 @@ impl StageKind for TrainKind {
             test_images: dataset.test.len(),
             seconds,
             train_images_per_second: (dataset.train.len() * trained.history.len()) as f64 / train_seconds.max(1e-9),
+            feature_distance_ratio: feature_distance_ratio(&trained.model, &dataset.test, p.eval_batch_size, &device),
+            center_weight: p.center_weight,
         };
+        if let Some(centers) = &trained.centers {
+            std::fs::write(ctx.out_dir.join("centers.json"), serde_json::to_vec(centers)?)?;
+        }
         std::fs::write(ctx.out_dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)?;
         let summary = summary::summarise(&trained.model, &device);
         std::fs::write(ctx.out_dir.join("model_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
@@ -224,6 +280,12 @@ impl StageKind for TrainKind {
         ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
         Ok(())
     }
+}
+
+fn feature_distance_ratio(model: &crate::model::Cnn, test: &crate::data::Split, batch: usize, device: &Device) -> f64 {
+    let all: Vec<usize> = (0..test.len()).collect();
+    let features = extract(model, test, &all, &[Tap::Dense], batch, device).remove(0);
+    center_distance_ratio(&features, &test.labels, Tap::Dense.width(), CIFAR10_CLASSES.len())
 }
 
 /// The dataset artifact among the stage's inputs.

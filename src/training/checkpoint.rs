@@ -3,6 +3,7 @@
 //! kill at any moment leaves the previous checkpoint usable. RNG state needs
 //! no saving: every epoch reseeds from (seed, epoch).
 
+use super::center_loss::Centers;
 use super::history::EpochRow;
 use super::schedule::EarlyStopping;
 use super::trainer::TrainSettings;
@@ -18,6 +19,7 @@ use std::path::Path;
 
 pub struct Checkpoint {
     pub model: Cnn,
+    pub centers: Option<Centers>,
     pub optimizer: ModuleOptimizer,
     pub history: Vec<EpochRow>,
     pub stopping: EarlyStopping,
@@ -37,6 +39,10 @@ pub fn save(dir: &Path, ckpt: &Checkpoint) -> anyhow::Result<()> {
     let _ = fs::remove_dir_all(&slot);
     fs::create_dir_all(&slot).with_context(|| format!("cannot create {}", slot.display()))?;
     ckpt.model.clone().into_record().save(slot.join("model.bpk")).map_err(|e| anyhow::anyhow!("cannot save model checkpoint: {e}"))?;
+    if let Some(centers) = &ckpt.centers {
+        centers.clone().into_record().save(slot.join("centers.bpk")).map_err(|e| anyhow::anyhow!("cannot save centers checkpoint: {e}"))?;
+        fs::File::open(slot.join("centers.bpk"))?.sync_all()?;
+    }
     ckpt.optimizer.save(slot.join("optimizer.bpk")).map_err(|e| anyhow::anyhow!("cannot save optimizer checkpoint: {e}"))?;
     let state = State { history: ckpt.history.clone(), stopping: ckpt.stopping.clone(), stopped_early: ckpt.stopped_early };
     atomic::write(&slot.join("state.json"), &serde_json::to_vec(&state)?)?;
@@ -61,6 +67,13 @@ pub fn load(dir: &Path, settings: &TrainSettings, device: &Device) -> anyhow::Re
         serde_json::from_slice(&fs::read(slot.join("state.json"))?).with_context(|| format!("{}: bad checkpoint", slot.display()))?;
     let record = ModuleRecord::load(slot.join("model.bpk")).map_err(|e| anyhow::anyhow!("{}: {e}", slot.display()))?;
     let model = Cnn::new(&settings.model, device).load_record(record);
+    let centers = match settings.center {
+        None => None,
+        Some(_) => {
+            let record = ModuleRecord::load(slot.join("centers.bpk")).map_err(|e| anyhow::anyhow!("{}: {e}", slot.display()))?;
+            Some(Centers::zeros(device).load_record(record))
+        }
+    };
     let optimizer = settings.optimizer.build().load(slot.join("optimizer.bpk")).map_err(|e| anyhow::anyhow!("{}: {e}", slot.display()))?;
-    Ok(Some(Checkpoint { model, optimizer, history: state.history, stopping: state.stopping, stopped_early: state.stopped_early }))
+    Ok(Some(Checkpoint { model, centers, optimizer, history: state.history, stopping: state.stopping, stopped_early: state.stopped_early }))
 }

@@ -2,6 +2,7 @@
 //! checkpoints and history.
 
 pub mod augment;
+pub mod center_loss;
 pub mod checkpoint;
 pub mod history;
 pub mod optimizer;

@@ -3,17 +3,19 @@
 //! the same result as an uninterrupted run.
 
 use super::augment::Augment;
+use super::center_loss::{CenterSettings, CenterUpdate, Centers, initial_centers};
 use super::checkpoint::{self, Checkpoint};
 use super::history::EpochRow;
 use super::optimizer::OptimizerParams;
 use super::schedule::{EarlyStopping, learning_rate};
-use crate::data::dataset::{IMAGE_BYTES, SIDE, Split};
+use crate::data::dataset::Split;
+pub use crate::model::input::{batch_images, batch_labels};
 use crate::model::{Cnn, CnnConfig};
 use anyhow::{Context, bail};
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -34,6 +36,8 @@ pub struct TrainSettings {
     pub patience: usize,
     pub augment: Option<Augment>,
     pub seed: u64,
+    /// The center-loss branch (SPEC section 5), if any.
+    pub center: Option<CenterSettings>,
 }
 
 /// Where the loop reports progress.
@@ -44,6 +48,8 @@ pub struct Reporter<'a> {
 
 pub struct Trained {
     pub model: Cnn,
+    /// Final class centers, [classes x 512] row-major, for center-loss runs.
+    pub centers: Option<Vec<f32>>,
     pub history: Vec<EpochRow>,
     pub test_loss: f64,
     pub test_accuracy: f64,
@@ -65,31 +71,6 @@ fn derive_seed(seed: u64, epoch: usize, purpose: u64) -> u64 {
     x.wrapping_mul(0x94D0_49BB_1331_11EB)
 }
 
-/// Images `indices` of `split` as a [N, 3, H, W] tensor in 0..1 (optionally augmented).
-pub fn batch_images(split: &Split, indices: &[usize], augment: Option<(&Augment, &mut ChaCha8Rng)>, device: &Device) -> Tensor<4> {
-    let plane = SIDE * SIDE;
-    let mut chw = vec![0f32; indices.len() * IMAGE_BYTES];
-    let mut aug = augment;
-    for (n, &i) in indices.iter().enumerate() {
-        let mut hwc: Vec<f32> = split.image(i).iter().map(|&v| v as f32 / 255.0).collect();
-        if let Some((a, rng)) = aug.as_mut() {
-            hwc = a.apply(hwc, *rng);
-        }
-        let out = &mut chw[n * IMAGE_BYTES..(n + 1) * IMAGE_BYTES];
-        for p in 0..plane {
-            for c in 0..3 {
-                out[c * plane + p] = hwc[p * 3 + c];
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(chw, [indices.len(), 3, SIDE, SIDE]), device)
-}
-
-pub fn batch_labels(split: &Split, indices: &[usize], device: &Device) -> Tensor<1, Int> {
-    let labels: Vec<i64> = indices.iter().map(|&i| split.labels[i] as i64).collect();
-    Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
-}
-
 /// Mean cross-entropy and accuracy of `model` (inference mode) on `split`.
 pub fn evaluate(model: &Cnn, split: &Split, batch_size: usize, device: &Device) -> Metrics {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
@@ -106,6 +87,37 @@ pub fn evaluate(model: &Cnn, split: &Split, batch_size: usize, device: &Device) 
     Metrics { loss: loss_sum / n, accuracy: correct as f64 / n }
 }
 
+/// A new model whose lazily initialised parameters take their values now,
+/// from the run seed alone, so nothing drawn later (dropout, the center
+/// initialisation) can shift them; and its initial centers, if any.
+fn fresh_start(settings: &TrainSettings, train: &Split, device: &Device, train_device: &Device, report: &Reporter) -> Checkpoint {
+    train_device.seed(settings.seed);
+    let model = Cnn::new(&settings.model, train_device);
+    model.visit(&mut Materialize);
+    let centers = settings.center.as_ref().map(|cs| {
+        let rows = initial_centers(&model.valid(), train, cs, derive_seed(settings.seed, 0, 4), settings.eval_batch_size, device);
+        (report.log)(format!("class centers initialised by K-means on {} training images", cs.init_sample.min(train.len())));
+        Centers::from_rows(rows, train_device)
+    });
+    Checkpoint {
+        model,
+        centers,
+        optimizer: settings.optimizer.build(),
+        history: Vec::new(),
+        stopping: EarlyStopping::new(settings.patience),
+        stopped_early: false,
+    }
+}
+
+/// Reads every float parameter, which initialises the lazy ones.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// Trains on `train`, validating on `test` after each epoch (Keras's
 /// `validation_data`). Resumes from `checkpoint_dir` when it holds a checkpoint.
 pub fn train(
@@ -117,22 +129,13 @@ pub fn train(
     report: &Reporter,
 ) -> anyhow::Result<Trained> {
     let train_device = device.clone().autodiff();
-    let Checkpoint { mut model, mut optimizer, mut history, mut stopping, mut stopped_early } =
+    let Checkpoint { mut model, mut centers, mut optimizer, mut history, mut stopping, mut stopped_early } =
         match checkpoint::load(checkpoint_dir, settings, &train_device)? {
             Some(ckpt) => {
                 (report.log)(format!("resuming after epoch {} from its checkpoint", ckpt.history.len()));
                 ckpt
             }
-            None => {
-                train_device.seed(settings.seed);
-                Checkpoint {
-                    model: Cnn::new(&settings.model, &train_device),
-                    optimizer: settings.optimizer.build(),
-                    history: Vec::new(),
-                    stopping: EarlyStopping::new(settings.patience),
-                    stopped_early: false,
-                }
-            }
+            None => fresh_start(settings, train, device, &train_device, report),
         };
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     for epoch in history.len()..settings.epochs {
@@ -151,14 +154,32 @@ pub fn train(
         for (b, chunk) in order.chunks(settings.batch_size).enumerate() {
             let x = batch_images(train, chunk, settings.augment.as_ref().map(|a| (a, &mut aug_rng)), &train_device);
             let y = batch_labels(train, chunk, &train_device);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits.clone(), y.clone());
+            let acts = model.activations(x);
+            let logits = acts.logits.clone();
+            let mut loss = loss_fn.forward(logits.clone(), y.clone());
+            if let (Some(c), Some(cs)) = (&centers, &settings.center) {
+                loss = loss + c.loss(acts.dense.clone(), y.clone(), cs.update == CenterUpdate::Learned).mul_scalar(cs.weight);
+            }
             let batch_loss = loss.clone().into_scalar::<f32>() as f64;
             if !batch_loss.is_finite() {
-                bail!("non-finite loss {batch_loss} at epoch {} batch {}; lower the learning rate", epoch + 1, b + 1);
+                bail!("non-finite loss {batch_loss} at epoch {} batch {}; lower the learning rate or center_weight", epoch + 1, b + 1);
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
+            let mut grads = loss.backward();
+            let model_grads = GradientsParams::from_module(&mut grads, &model);
+            model = optimizer.step(lr, model, model_grads);
+            if let (Some(c), Some(cs)) = (centers.take(), &settings.center) {
+                centers = Some(match cs.update {
+                    CenterUpdate::Learned => {
+                        let center_grads = GradientsParams::from_module(&mut grads, &c);
+                        optimizer.step(lr, c, center_grads)
+                    }
+                    CenterUpdate::MovingAverage => {
+                        let features = acts.dense.clone().into_data().try_into_vec::<f32>().expect("features are f32");
+                        let labels: Vec<u8> = chunk.iter().map(|&i| train.labels[i]).collect();
+                        c.moving_average_step(&features, &labels, cs.alpha)
+                    }
+                });
+            }
             loss_sum += batch_loss * chunk.len() as f64;
             correct += logits.argmax(1).reshape([chunk.len()]).equal(y).int().sum().into_scalar::<i64>();
             seen += chunk.len();
@@ -186,16 +207,17 @@ pub fn train(
         (report.log)(row.to_string());
         history.push(row);
         stopped_early = stopping.update(epoch, val.loss) && epoch + 1 < settings.epochs;
-        checkpoint::save(checkpoint_dir, &Checkpoint { model, optimizer, history, stopping, stopped_early })?;
+        checkpoint::save(checkpoint_dir, &Checkpoint { model, centers, optimizer, history, stopping, stopped_early })?;
         // Continue from what was saved, so a resumed run and an
         // uninterrupted one take the same path (a reloaded tensor can differ
         // in layout, and so in float summation order, from the live one).
-        Checkpoint { model, optimizer, history, stopping, stopped_early } =
+        Checkpoint { model, centers, optimizer, history, stopping, stopped_early } =
             checkpoint::load(checkpoint_dir, settings, &train_device)?.context("the checkpoint just written is unreadable")?;
     }
     let last = history.last().cloned().ok_or_else(|| anyhow::anyhow!("no epoch was run (epochs = 0)"))?;
     Ok(Trained {
         model: model.valid(),
+        centers: centers.map(|c| c.to_rows()),
         test_loss: last.val_loss,
         test_accuracy: last.val_accuracy,
         stopped_early,

@@ -8,6 +8,7 @@ pub mod data;
 pub mod embedding;
 pub mod figures;
 pub mod framed;
+pub mod gradcam;
 pub mod model;
 pub mod pipeline;
 pub mod stages;

@@ -184,7 +184,24 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
         assert!(p.path().join(format!("out/smoke/figures/curves_{label}.png")).exists(), "curves of {label}");
     }
     assert!(md.contains("Total params: 693834 (report: 693,834)"), "{md}");
-    for fig in ["Figure 2.", "Figure 3-1.", "Figure 3-2.", "Figure 4-1.", "Figure 4-6.", "Figure 7-1.", "Figure 7-2."] {
+    for fig in [
+        "Figure 2.",
+        "Figure 3-1.",
+        "Figure 3-2.",
+        "Figure 4-1.",
+        "Figure 4-6.",
+        "Figure 5-1.",
+        "Figure 5-2.",
+        "Figure 6.",
+        "Figure 7-1.",
+        "Figure 7-2.",
+        "Figure 8-1.",
+        "Figure 8-2.",
+        "Figure 8-3.",
+        "Figure 8-4.",
+        "Figure 9-1.",
+        "Figure 9-2.",
+    ] {
         assert!(md.contains(&format!("**{fig}**")), "{fig} in the report:\n{md}");
     }
     assert!(
@@ -192,10 +209,12 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
         "{md}"
     );
     assert!(!md.contains("\n| center | "), "the center model is not a row of Table 1");
+    assert!(md.contains("**Table 3. Class separation**") && md.contains("| center | first_conv | raw (65536-d) |"), "{md}");
+    assert!(md.contains("Classes cluster more tightly with depth") && md.contains("Center loss makes classes tighter"), "{md}");
     let again = ok(p.path(), &["build", "--profile", "smoke"]);
-    assert!(again.contains("0 ran, 0 restored, 11 fresh"), "{again}");
+    assert!(again.contains("0 ran, 0 restored, 16 fresh"), "{again}");
     let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
-    assert!(dry.contains("profile `paper`: 11 stage(s) to run, estimated"), "{dry}");
+    assert!(dry.contains("profile `paper`: 16 stage(s) to run, estimated"), "{dry}");
 }
 
 #[test]

@@ -56,3 +56,46 @@ fn fix_signs(scores: &mut [f32], n: usize, k: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rank-2 data in 30 dimensions: two components explain everything and
+    /// reproduce the latent coordinates up to rotation.
+    fn low_rank(n: usize, d: usize) -> (Vec<f32>, Vec<[f64; 2]>) {
+        let latent: Vec<[f64; 2]> = (0..n).map(|i| [((i * 7) % 13) as f64 * 3.0, ((i * 5) % 11) as f64]).collect();
+        let a: Vec<[f64; 2]> = (0..d).map(|j| [((j % 3) as f64 - 1.0) / 2.0, ((j % 4) as f64 - 1.5) / 3.0]).collect();
+        let x = latent.iter().flat_map(|l| a.iter().map(move |c| (l[0] * c[0] + l[1] * c[1] + 5.0) as f32)).collect();
+        (x, latent)
+    }
+
+    #[test]
+    fn recovers_a_known_low_rank_structure_both_ways() {
+        for (n, d) in [(200, 30), (20, 30)] {
+            let (x, _) = low_rank(n, d);
+            let p = pca(&x, n, d, 5, 3);
+            let two: f64 = p.explained[..2].iter().sum();
+            assert!(two > 0.999_99, "n {n} d {d}: first two explain {two}");
+            assert!(p.variances[2] < 1e-6 * p.variances[0], "{:?}", p.variances);
+            // Distances between points survive projection onto 2 components.
+            let dist =
+                |v: &[f32], w: usize, i: usize, j: usize| (0..w).map(|k| ((v[i * w + k] - v[j * w + k]) as f64).powi(2)).sum::<f64>();
+            let xc = crate::embedding::distances::center(&x, n, d);
+            for (i, j) in [(0, 1), (3, 17), (5, n - 1)] {
+                let (orig, proj) = (dist(&xc, d, i, j), dist(&p.scores, p.k, i, j));
+                assert!((orig - proj).abs() <= 1e-3 * orig.max(1.0), "n {n}: {orig} vs {proj}");
+            }
+        }
+    }
+
+    #[test]
+    fn signs_are_fixed() {
+        let (x, _) = low_rank(50, 8);
+        let a = pca(&x, 50, 8, 2, 1);
+        let b = pca(&x, 50, 8, 2, 99);
+        for (u, v) in a.scores.iter().zip(&b.scores) {
+            assert!((u - v).abs() < 1e-3, "different seeds, same components: {u} vs {v}");
+        }
+    }
+}

@@ -152,3 +152,52 @@ fn exact_repulsion<const D: usize>(i: usize, y: &[f64], force: &mut [f64; D]) ->
     }
     z
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedding::metrics::separation;
+
+    /// `k` Gaussian blobs in 20-D, well apart.
+    fn blobs(per: usize, k: usize) -> (Vec<f32>, Vec<u8>) {
+        let mut state = 12345u64;
+        let mut noise = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as f64 / (1u64 << 31) as f64 - 0.5) as f32
+        };
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        for c in 0..k {
+            for _ in 0..per {
+                for j in 0..20 {
+                    x.push(if j % k == c { 10.0 } else { 0.0 } + noise());
+                }
+                labels.push(c as u8);
+            }
+        }
+        (x, labels)
+    }
+
+    fn run(n_per: usize, dims: usize, exact_up_to: usize) -> (Vec<f64>, f64) {
+        let (x, labels) = blobs(n_per, 4);
+        let n = labels.len();
+        let params = TsneParams { dims, perplexity: 10.0, exact_up_to, early_iterations: 100, iterations: 200, ..TsneParams::default() };
+        let y = tsne(&x, n, 20, &params, &|_, _| {});
+        let yf: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        (y, separation(&yf, n, dims, &labels, 4).knn_accuracy)
+    }
+
+    #[test]
+    fn separates_blobs_exactly_and_with_barnes_hut_in_2d_and_3d() {
+        for (dims, exact_up_to) in [(2, 10_000), (2, 0), (3, 0)] {
+            let (_, knn) = run(60, dims, exact_up_to);
+            assert!(knn > 0.99, "dims {dims}, exact_up_to {exact_up_to}: kNN accuracy {knn}");
+        }
+    }
+
+    #[test]
+    fn same_input_same_embedding() {
+        let (a, _) = run(30, 3, 0);
+        let (b, _) = run(30, 3, 0);
+        assert!(a == b, "bitwise identical");
+    }
+}

@@ -2,8 +2,10 @@
 //! (DejaVu Sans), so drawing needs nothing from the system.
 
 pub mod curves;
+pub mod gradcam_grid;
 pub mod model_graph;
 pub mod sample_grid;
+pub mod scatter;
 
 use plotters::prelude::*;
 use std::path::Path;

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 /// Architecture choices the report leaves open (Keras defaults), each a
 /// pipeline parameter of the `train` stage.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CnnConfig {
     /// Model a has no BatchNormalization; b onwards do.
     pub batch_norm: bool,

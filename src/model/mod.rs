@@ -2,6 +2,7 @@
 
 pub mod cnn;
 pub mod extract;
+pub mod feature_file;
 pub mod input;
 pub mod summary;
 pub mod weights;

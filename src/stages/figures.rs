@@ -1,9 +1,11 @@
 //! Stage kind `figures`: draws every figure from upstream outputs it
 //! recognises by name (a dataset gives the sample grid).
 
+use super::gradcam::GradcamFile;
 use super::train::TrainMetrics;
+use super::tsne::EmbeddingsFile;
 use crate::data::Dataset;
-use crate::figures::{self, curves, model_graph, sample_grid};
+use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter};
 use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::history::EpochRow;
@@ -79,6 +81,8 @@ impl StageKind for FiguresKind {
             drawn += 1;
         }
         drawn += draw_center_figures(ctx, &runs)?;
+        drawn += draw_embeddings(ctx)?;
+        drawn += draw_gradcam(ctx)?;
         anyhow::ensure!(drawn > 0, "stage `{}`: no upstream output to draw; depend on a dataset stage", ctx.stage);
         ctx.log(format!("{drawn} figure(s) drawn"));
         Ok(())
@@ -144,4 +148,48 @@ fn draw_center_figures(ctx: &StageContext, runs: &[Run]) -> anyhow::Result<usize
         drawn += 1;
     }
     Ok(drawn)
+}
+
+/// A scatter plot per embedding: `tsne_<model>_<layer>_<d>d`.
+fn draw_embeddings(ctx: &StageContext) -> anyhow::Result<usize> {
+    let mut drawn = 0;
+    for outputs in ctx.inputs.values() {
+        let Some(path) = outputs.get("embeddings.json") else { continue };
+        let file: EmbeddingsFile =
+            serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad embeddings", path.display()))?;
+        for layer in &file.layers {
+            let name = serde_json::to_value(layer.layer)?.as_str().unwrap_or_default().to_string();
+            for e in &layer.embeddings {
+                let title =
+                    format!("t-SNE {}-D, model {}, layer {name} (10-NN accuracy {:.2})", e.dims, file.model, e.separation.knn_accuracy);
+                let stem = format!("tsne_{}_{name}_{}d", file.model, e.dims);
+                figures::draw_both(
+                    &ctx.out_dir,
+                    &stem,
+                    scatter::SIZE,
+                    |a| scatter::draw(&a, &title, &e.points, e.dims, &file.labels, &file.classes),
+                    |a| scatter::draw(&a, &title, &e.points, e.dims, &file.labels, &file.classes),
+                )?;
+                drawn += 1;
+            }
+        }
+    }
+    Ok(drawn)
+}
+
+/// Figure 6 from a gradcam output and the dataset's test images.
+fn draw_gradcam(ctx: &StageContext) -> anyhow::Result<usize> {
+    let Some(path) = ctx.inputs.values().find_map(|o| o.get("gradcam.json")) else { return Ok(0) };
+    let file: GradcamFile =
+        serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad gradcam output", path.display()))?;
+    let data = ctx.inputs.values().find_map(|o| o.get("dataset.bin")).context("Grad-CAM's figure needs the dataset stage in depends_on")?;
+    let dataset = Dataset::read(data)?;
+    figures::draw_both(
+        &ctx.out_dir,
+        "gradcam",
+        gradcam_grid::size(file.rows.len()),
+        |a| gradcam_grid::draw(&a, &file.rows, &dataset.classes, |i| dataset.test.image(i)),
+        |a| gradcam_grid::draw(&a, &file.rows, &dataset.classes, |i| dataset.test.image(i)),
+    )?;
+    Ok(1)
 }

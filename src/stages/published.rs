@@ -49,3 +49,23 @@ pub fn training(label: &str) -> Option<(f64, Option<f64>)> {
 pub fn change(label: &str) -> &'static str {
     CHANGES.iter().find(|(l, _)| *l == label).map_or("", |(_, c)| c)
 }
+
+/// Where an embedding figure (stem `tsne_<model>_<layer>_<d>d`, without
+/// `tsne_`) appears: (section, report id, caption).
+pub fn embedding_figures(stem: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    match stem {
+        "final_logits_2d" => &[("features", "Figure 5-1", "2-D t-SNE of the final model's last Dense (class) layer, test images")],
+        "final_logits_3d" => &[
+            ("features", "Figure 5-2", "3-D t-SNE of the final model's last Dense (class) layer, test images"),
+            ("center_features", "Figure 9-1", "3-D t-SNE of the final model's last Dense (class) layer (no center loss)"),
+        ],
+        "center_first_conv_3d" => &[("center_features", "Figure 8-1", "3-D t-SNE of the center-loss model's first Conv2D output")],
+        "center_last_conv_3d" => &[("center_features", "Figure 8-2", "3-D t-SNE of the center-loss model's last Conv2D output")],
+        "center_dense_3d" => &[("center_features", "Figure 8-3", "3-D t-SNE of the center-loss model's first Dense output")],
+        "center_logits_3d" => &[
+            ("center_features", "Figure 8-4", "3-D t-SNE of the center-loss model's class (output) layer"),
+            ("center_features", "Figure 9-2", "3-D t-SNE of the center-loss model's class layer (with center loss)"),
+        ],
+        _ => &[],
+    }
+}

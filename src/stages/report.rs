@@ -4,6 +4,7 @@
 use super::data::DataSummary;
 use super::published;
 use super::train::TrainMetrics;
+use super::tsne::EmbeddingsFile;
 use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
@@ -84,6 +85,27 @@ struct ModelRow {
     center_weight: Option<f64>,
 }
 
+/// One row of Table 3: how well classes separate in one space.
+#[derive(serde::Serialize)]
+struct SeparationRow {
+    model: String,
+    layer: String,
+    space: String,
+    stage: String,
+    fingerprint: String,
+    knn_accuracy: f64,
+    silhouette: f64,
+    center_ratio: f64,
+}
+
+/// A claim of the report, checked against our numbers.
+#[derive(serde::Serialize)]
+struct Claim {
+    claim: &'static str,
+    evidence: String,
+    holds: bool,
+}
+
 #[derive(serde::Serialize)]
 struct ReportContext {
     title: String,
@@ -94,6 +116,8 @@ struct ReportContext {
     models: Vec<ModelRow>,
     summary: Option<Summary>,
     figures: Vec<Figure>,
+    separation: Vec<SeparationRow>,
+    claims: Vec<Claim>,
     stages: Vec<StageRef>,
     dag: String,
 }
@@ -103,7 +127,14 @@ impl StageKind for ReportKind {
         "report"
     }
     fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/report.rs", "src/stages/published.rs", "src/stages/train.rs", "src/model/summary.rs"]
+        &[
+            "src/stages/report.rs",
+            "src/stages/published.rs",
+            "src/stages/train.rs",
+            "src/stages/tsne.rs",
+            "src/model/summary.rs",
+            "src/model/extract.rs",
+        ]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         typed_params::<ReportParams>(params).map(|_| ())
@@ -120,7 +151,10 @@ impl StageKind for ReportKind {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: ReportParams = ctx.params()?;
         let figures = copy_figures(ctx)?;
+        let (separation, embeddings) = separation_rows(ctx)?;
         let context = ReportContext {
+            claims: claims(&embeddings),
+            separation,
             title: p.title,
             profile: ctx.profile.clone(),
             version: env!("CARGO_PKG_VERSION"),
@@ -190,6 +224,13 @@ fn figure_meta(stem: &str) -> Vec<(&'static str, String, String)> {
                 "The model with the center-loss branch: inputs image and label, outputs class and center loss".into(),
             )];
         }
+        "gradcam" => {
+            return vec![(
+                "gradcam",
+                "Figure 6".into(),
+                "Grad-CAM of the final model on its last Conv2D maps, one test image a class: original, heatmap (red = most contribution), overlay".into(),
+            )];
+        }
         "center_compare" => {
             return vec![(
                 "center",
@@ -198,6 +239,12 @@ fn figure_meta(stem: &str) -> Vec<(&'static str, String, String)> {
             )];
         }
         _ => {}
+    }
+    if let Some(rest) = stem.strip_prefix("tsne_") {
+        return published::embedding_figures(rest)
+            .iter()
+            .map(|(section, id, caption)| (*section, id.to_string(), caption.to_string()))
+            .collect();
     }
     let Some(label) = stem.strip_prefix("curves_") else { return Vec::new() };
     let caption = format!("Accuracy and loss over epochs, train and validation, model {label} ({})", published::change(label));
@@ -294,6 +341,72 @@ fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
     Ok(found)
 }
 
+fn layer_name(tap: crate::model::extract::Tap) -> String {
+    serde_json::to_value(tap).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Table 3's rows from every tsne output, and the files themselves.
+fn separation_rows(ctx: &StageContext) -> anyhow::Result<(Vec<SeparationRow>, Vec<EmbeddingsFile>)> {
+    let (mut rows, mut files) = (Vec::new(), Vec::new());
+    for (stage, outputs) in &ctx.inputs {
+        let Some(path) = outputs.get("embeddings.json") else { continue };
+        let file: EmbeddingsFile =
+            serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad embeddings", path.display()))?;
+        for l in &file.layers {
+            let mut spaces = vec![
+                (format!("raw ({}-d)", l.width), &l.raw),
+                (format!("PCA ({} dims, {:.0}% of variance)", l.pca_dims, l.pca_explained * 100.0), &l.pca),
+            ];
+            spaces.extend(l.embeddings.iter().map(|e| (format!("t-SNE {}-D", e.dims), &e.separation)));
+            for (space, sep) in spaces {
+                rows.push(SeparationRow {
+                    model: file.model.clone(),
+                    layer: layer_name(l.layer),
+                    space,
+                    stage: stage.clone(),
+                    fingerprint: fingerprint_of(ctx, stage),
+                    knn_accuracy: sep.knn_accuracy,
+                    silhouette: sep.silhouette,
+                    center_ratio: sep.center_ratio,
+                });
+            }
+        }
+        files.push(file);
+    }
+    Ok((rows, files))
+}
+
+/// The report's two feature-space claims, stated as holding or not.
+fn claims(files: &[EmbeddingsFile]) -> Vec<Claim> {
+    use crate::model::extract::Tap;
+    let mut out = Vec::new();
+    let layer = |model: &str, tap: Tap| files.iter().filter(|f| f.model == model).flat_map(|f| &f.layers).find(|l| l.layer == tap);
+    let depth: Vec<_> = [Tap::FirstConv, Tap::LastConv, Tap::Dense, Tap::Logits].into_iter().filter_map(|t| layer("center", t)).collect();
+    if depth.len() >= 2 {
+        let knn: Vec<f64> = depth.iter().map(|l| l.raw.knn_accuracy).collect();
+        let ratio: Vec<f64> = depth.iter().map(|l| l.raw.center_ratio).collect();
+        let rising = knn.windows(2).all(|w| w[1] >= w[0]);
+        let tightening = ratio.windows(2).all(|w| w[1] <= w[0]);
+        let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" → ");
+        out.push(Claim {
+            claim: "Classes cluster more tightly with depth (center-loss model, Figures 8-1..8-4)",
+            evidence: format!("raw-feature 10-NN accuracy by depth {}; center-distance ratio {}", fmt(&knn), fmt(&ratio)),
+            holds: rising && tightening,
+        });
+    }
+    if let (Some(plain), Some(center)) = (layer("final", Tap::Logits), layer("center", Tap::Logits)) {
+        out.push(Claim {
+            claim: "Center loss makes classes tighter and further apart (class layer, Figures 9-1, 9-2)",
+            evidence: format!(
+                "center-distance ratio {:.3} (final) vs {:.3} (center); silhouette {:.3} vs {:.3}",
+                plain.raw.center_ratio, center.raw.center_ratio, plain.raw.silhouette, center.raw.silhouette
+            ),
+            holds: center.raw.center_ratio < plain.raw.center_ratio && center.raw.silhouette > plain.raw.silhouette,
+        });
+    }
+    out
+}
+
 fn fingerprint_of(ctx: &StageContext, stage: &str) -> String {
     ctx.upstream.get(stage).map(|u| u.fingerprint[..12].to_string()).unwrap_or_default()
 }
@@ -309,6 +422,10 @@ fn numbers(c: &ReportContext) -> std::collections::BTreeMap<String, f64> {
         n.insert("model.total_params".into(), s.total as f64);
         n.insert("model.trainable_params".into(), s.trainable as f64);
         n.insert("model.non_trainable_params".into(), s.non_trainable as f64);
+    }
+    for r in c.separation.iter().filter(|r| r.space.starts_with("raw") || r.space.starts_with("t-SNE")) {
+        let space = if r.space.starts_with("raw") { "raw".to_string() } else { r.space.replace("t-SNE ", "tsne_").to_lowercase() };
+        n.insert(format!("separation.{}.{}.{}.knn_accuracy", r.model, r.layer, space), r.knn_accuracy);
     }
     for m in &c.models {
         n.insert(format!("{}.test_accuracy", m.label), m.accuracy / 100.0);

@@ -277,6 +277,7 @@ impl StageKind for TrainKind {
         let summary = summary::summarise(&trained.model, &device);
         std::fs::write(ctx.out_dir.join("model_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
         crate::model::weights::save(&trained.model, &ctx.out_dir.join("model.weights"))?;
+        std::fs::write(ctx.out_dir.join("model_config.json"), serde_json::to_vec_pretty(&p.settings().model)?)?;
         ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
         Ok(())
     }
@@ -286,6 +287,29 @@ fn feature_distance_ratio(model: &crate::model::Cnn, test: &crate::data::Split, 
     let all: Vec<usize> = (0..test.len()).collect();
     let features = extract(model, test, &all, &[Tap::Dense], batch, device).remove(0);
     center_distance_ratio(&features, &test.labels, Tap::Dense.width(), CIFAR10_CLASSES.len())
+}
+
+/// A trained model (inference mode) and its metrics, from a train stage's outputs.
+pub fn load_trained(
+    stage: &str,
+    outputs: &std::collections::BTreeMap<String, std::path::PathBuf>,
+    device: &Device,
+) -> anyhow::Result<(crate::model::Cnn, TrainMetrics)> {
+    let file = |name: &str| outputs.get(name).with_context(|| format!("stage `{stage}` has no {name}; is it a train stage?"));
+    let config: CnnConfig = serde_json::from_slice(&std::fs::read(file("model_config.json")?)?)
+        .with_context(|| format!("stage `{stage}`: bad model_config.json"))?;
+    let metrics: TrainMetrics =
+        serde_json::from_slice(&std::fs::read(file("metrics.json")?)?).with_context(|| format!("stage `{stage}`: bad metrics.json"))?;
+    let model = crate::model::weights::load(crate::model::Cnn::new(&config, device), file("model.weights")?)?;
+    Ok((model, metrics))
+}
+
+/// The one train stage among a stage's inputs.
+pub fn trained_input(ctx: &StageContext) -> anyhow::Result<(&str, &std::collections::BTreeMap<String, std::path::PathBuf>)> {
+    let mut found = ctx.inputs.iter().filter(|(_, outs)| outs.contains_key("model.weights"));
+    let first = found.next().with_context(|| format!("stage `{}` needs a train stage in depends_on", ctx.stage))?;
+    anyhow::ensure!(found.next().is_none(), "stage `{}` depends on more than one train stage; name exactly one", ctx.stage);
+    Ok((first.0.as_str(), first.1))
 }
 
 /// The dataset artifact among the stage's inputs.

@@ -1,0 +1,86 @@
+//! Embedding scatter plots coloured by class: 2-D, and 3-D from a fixed
+//! view angle (Figures 5-1, 5-2, 8-1..8-4, 9-1, 9-2).
+
+use super::{CLASS_COLOURS, FONT, plot_err};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub const SIZE: (u32, u32) = (760, 640);
+
+fn range(points: &[f32], dims: usize, k: usize) -> std::ops::Range<f64> {
+    let (lo, hi) =
+        points.iter().skip(k).step_by(dims).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v as f64), hi.max(v as f64)));
+    if !lo.is_finite() {
+        return -1.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    (lo - pad)..(hi + pad)
+}
+
+/// Points of one class, as (x, y[, z]) tuples.
+fn of_class<'a>(points: &'a [f32], dims: usize, labels: &'a [u8], class: usize) -> impl Iterator<Item = &'a [f32]> {
+    points.chunks_exact(dims).zip(labels).filter(move |(_, l)| **l as usize == class).map(|(p, _)| p)
+}
+
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    points: &[f32],
+    dims: usize,
+    labels: &[u8],
+    classes: &[String],
+) -> anyhow::Result<()> {
+    area.fill(&WHITE).map_err(plot_err)?;
+    let area = area.titled(title, (FONT, 18)).map_err(plot_err)?;
+    let (x, y) = (range(points, dims, 0), range(points, dims, 1));
+    if dims == 2 {
+        let mut chart =
+            ChartBuilder::on(&area).margin(10).x_label_area_size(30).y_label_area_size(40).build_cartesian_2d(x, y).map_err(plot_err)?;
+        chart.configure_mesh().label_style((FONT, 12)).draw().map_err(plot_err)?;
+        for (c, name) in classes.iter().enumerate() {
+            let colour = CLASS_COLOURS[c % CLASS_COLOURS.len()];
+            chart
+                .draw_series(of_class(points, 2, labels, c).map(|p| Circle::new((p[0] as f64, p[1] as f64), 3, colour.filled())))
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_err)?;
+    } else {
+        let z = range(points, dims, 2);
+        let mut chart = ChartBuilder::on(&area).margin(20).build_cartesian_3d(x, y, z).map_err(plot_err)?;
+        chart.with_projection(|mut pb| {
+            pb.yaw = 0.6;
+            pb.pitch = 0.35;
+            pb.scale = 0.8;
+            pb.into_matrix()
+        });
+        chart.configure_axes().label_style((FONT, 11)).draw().map_err(plot_err)?;
+        for (c, name) in classes.iter().enumerate() {
+            let colour = CLASS_COLOURS[c % CLASS_COLOURS.len()];
+            chart
+                .draw_series(
+                    of_class(points, 3, labels, c).map(|p| Circle::new((p[0] as f64, p[1] as f64, p[2] as f64), 3, colour.filled())),
+                )
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}

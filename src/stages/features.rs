@@ -1,0 +1,88 @@
+//! Stage kind `features`: outputs of named layers of a trained model for a
+//! seeded, stratified sample of test images (SPEC section 6).
+
+use super::train::{load_trained, read_dataset, trained_input};
+use crate::data::subset::stratified;
+use crate::model::extract::{Tap, extract};
+use crate::model::feature_file::{FeatureHeader, Features};
+use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
+use burn::tensor::Device;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureParams {
+    /// first_conv, last_conv, dense, logits.
+    pub layers: Vec<Tap>,
+    /// Test images sampled (stratified by class); all when larger.
+    pub sample_size: usize,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+}
+
+fn d_batch() -> usize {
+    128
+}
+
+pub struct FeaturesKind;
+
+impl StageKind for FeaturesKind {
+    fn name(&self) -> &'static str {
+        "features"
+    }
+    fn code_paths(&self) -> &'static [&'static str] {
+        &["src/stages/features.rs", "src/model/", "src/data/dataset.rs", "src/data/subset.rs", "src/framed.rs", "src/stages/train.rs"]
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        let p: FeatureParams = typed_params(params)?;
+        if p.layers.is_empty() {
+            return Err(ParamError {
+                key: Some("layers".into()),
+                message: "name at least one of first_conv, last_conv, dense, logits".into(),
+            });
+        }
+        if p.sample_size < 10 || p.batch_size == 0 {
+            return Err(ParamError { key: Some("sample_size".into()), message: "must be at least 10 (one image a class)".into() });
+        }
+        Ok(())
+    }
+    fn param_help(&self) -> String {
+        "layers (first_conv|last_conv|dense|logits), sample_size, seed, batch_size".into()
+    }
+    fn estimate_seconds(&self, params: &toml::Table, _upstream: &[&toml::Table], threads: usize) -> f64 {
+        typed_params::<FeatureParams>(params).map_or(0.0, |p| p.sample_size as f64 / 250.0 * 2.0 / threads.max(1) as f64)
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let p: FeatureParams = ctx.params()?;
+        let dataset = read_dataset(ctx)?;
+        let device = Device::flex();
+        let (stage, outputs) = trained_input(ctx)?;
+        let (model, metrics) = load_trained(stage, outputs, &device)?;
+        let indices = stratified(&dataset.test.labels, p.sample_size, p.seed);
+        let bar = ctx.bar(indices.len().div_ceil(p.batch_size) as u64, "features");
+        let mut matrices: Vec<Vec<f32>> = vec![Vec::new(); p.layers.len()];
+        for chunk in indices.chunks(p.batch_size) {
+            for (m, part) in matrices.iter_mut().zip(extract(&model, &dataset.test, chunk, &p.layers, p.batch_size, &device)) {
+                m.extend(part);
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let header = FeatureHeader {
+            model: metrics.label.clone(),
+            classes: dataset.classes.clone(),
+            labels: indices.iter().map(|&i| dataset.test.labels[i]).collect(),
+            indices,
+            taps: p.layers.iter().map(|&t| (t, t.width())).collect(),
+        };
+        Features { header, matrices }.write(&ctx.out_dir.join("features.bin"))?;
+        ctx.log(format!(
+            "{} layer(s) of model {} for {} test images",
+            p.layers.len(),
+            metrics.label,
+            p.sample_size.min(dataset.test.len())
+        ));
+        Ok(())
+    }
+}

@@ -31,6 +31,20 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 20)]
         steps: usize,
     },
+    /// t-SNE against openTSNE (bench/opentsne_bench.py, when installed) on
+    /// labelled Gaussian clusters in 50-D: time, 10-NN accuracy and exact
+    /// KL(P || Q) against one fixed P (perplexity 30, exact neighbours).
+    Tsne {
+        #[arg(long, value_delimiter = ',', default_value = "2000,5000,10000")]
+        sizes: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "2,3")]
+        dims: Vec<usize>,
+    },
+    /// PCA of N x 512 to 50 dimensions.
+    Pca {
+        #[arg(long, default_value_t = 10000)]
+        n: usize,
+    },
 }
 
 pub fn run(what: &BenchWhat, cli: &Cli, _threads: usize) -> anyhow::Result<()> {
@@ -39,6 +53,8 @@ pub fn run(what: &BenchWhat, cli: &Cli, _threads: usize) -> anyhow::Result<()> {
         BenchWhat::Noop { profile, runs } => noop(cli, profile, *runs),
         BenchWhat::Data { source } => data(source),
         BenchWhat::Train { steps } => train(*steps, _threads),
+        BenchWhat::Tsne { sizes, dims } => crate::bench_tsne::tsne(sizes, dims, _threads),
+        BenchWhat::Pca { n } => crate::bench_tsne::pca(*n),
     }
 }
 

@@ -235,3 +235,15 @@ fn verify_checks_numbers_against_the_published_file() {
     assert!(stdout.lines().any(|l| l.starts_with("data.train_images") && l.ends_with("NO")), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 numbers differ"));
 }
+
+#[test]
+fn the_center_loss_sweep_runs_and_states_a_verdict() {
+    let p = common::project_with("sweep.toml");
+    ok(p.path(), &["build", "--profile", "sweep_smoke"]);
+    let md = std::fs::read_to_string(p.path().join("out/sweep_smoke/report.md")).unwrap();
+    for w in ["| 0.0 | 2 |", "| 0.01 | 2 |"] {
+        assert!(md.contains(w), "Table S-1 has a row {w}:\n{md}");
+    }
+    assert!(md.contains("**Verdict:** best w = 0.01") && md.contains("at w = 0"), "{md}");
+    assert!(p.path().join("out/sweep_smoke/figures/sweep.png").exists());
+}

@@ -37,6 +37,16 @@ impl<const D: usize> Node<D> {
 impl<const D: usize> Tree<D> {
     /// A tree over the rows of `y` ([n x D]).
     pub fn build(y: &[f64]) -> Tree<D> {
+        let mut tree = Self::insert_all(y);
+        // From here on `sum` holds the centre of mass.
+        for node in tree.nodes.iter_mut().filter(|n| n.count > 0) {
+            let inv = 1.0 / node.count as f64;
+            node.sum.iter_mut().for_each(|s| *s *= inv);
+        }
+        tree
+    }
+
+    fn insert_all(y: &[f64]) -> Tree<D> {
         let (mut lo, mut hi) = ([f64::INFINITY; D], [f64::NEG_INFINITY; D]);
         for p in y.chunks_exact(D) {
             for k in 0..D {
@@ -97,14 +107,16 @@ impl<const D: usize> Tree<D> {
     pub fn repulsion(&self, i: usize, yi: &[f64], theta: f64, force: &mut [f64; D]) -> f64 {
         let mut z = 0.0;
         *force = [0.0; D];
-        let mut stack = vec![0u32];
-        while let Some(n) = stack.pop() {
-            let node = &self.nodes[n as usize];
+        // Depth-first with a fixed stack: at most (2^D - 1) entries a level.
+        let mut stack = [0u32; (MAX_DEPTH + 2) * 8];
+        let mut top = 1usize;
+        while top > 0 {
+            top -= 1;
+            let node = &self.nodes[stack[top] as usize];
             if node.count == 0 {
                 continue;
             }
-            let inv = 1.0 / node.count as f64;
-            let diff: [f64; D] = std::array::from_fn(|k| yi[k] - node.sum[k] * inv);
+            let diff: [f64; D] = std::array::from_fn(|k| yi[k] - node.sum[k]);
             let d2: f64 = diff.iter().map(|v| v * v).sum();
             let width = 2.0 * node.half;
             let leaf = node.first_child == 0;
@@ -119,7 +131,10 @@ impl<const D: usize> Tree<D> {
                 (0..D).for_each(|k| force[k] += count * w * w * diff[k]);
             } else {
                 let first = node.first_child;
-                stack.extend((0..1u32 << D).rev().map(|c| first + c));
+                for c in (0..1u32 << D).rev() {
+                    stack[top] = first + c;
+                    top += 1;
+                }
             }
         }
         z

@@ -6,6 +6,7 @@ pub mod gradcam_grid;
 pub mod model_graph;
 pub mod sample_grid;
 pub mod scatter;
+pub mod sweep_plot;
 
 use plotters::prelude::*;
 use std::path::Path;

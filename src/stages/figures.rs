@@ -2,10 +2,11 @@
 //! recognises by name (a dataset gives the sample grid).
 
 use super::gradcam::GradcamFile;
+use super::sweep::SweepFile;
 use super::train::TrainMetrics;
 use super::tsne::EmbeddingsFile;
 use crate::data::Dataset;
-use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter};
+use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, sweep_plot};
 use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::history::EpochRow;
@@ -83,6 +84,18 @@ impl StageKind for FiguresKind {
         drawn += draw_center_figures(ctx, &runs)?;
         drawn += draw_embeddings(ctx)?;
         drawn += draw_gradcam(ctx)?;
+        if let Some(path) = ctx.inputs.values().find_map(|o| o.get("sweep.json")) {
+            let file: SweepFile =
+                serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad sweep output", path.display()))?;
+            figures::draw_both(
+                &ctx.out_dir,
+                "sweep",
+                sweep_plot::SIZE,
+                |a| sweep_plot::draw(&a, &file.points),
+                |a| sweep_plot::draw(&a, &file.points),
+            )?;
+            drawn += 1;
+        }
         anyhow::ensure!(drawn > 0, "stage `{}`: no upstream output to draw; depend on a dataset stage", ctx.stage);
         ctx.log(format!("{drawn} figure(s) drawn"));
         Ok(())

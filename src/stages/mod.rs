@@ -6,6 +6,7 @@ pub mod figures;
 pub mod gradcam;
 pub mod published;
 pub mod report;
+pub mod sweep;
 pub mod train;
 pub mod tsne;
 
@@ -19,6 +20,7 @@ pub fn registry() -> KindRegistry {
     kinds.register(Box::new(figures::FiguresKind));
     kinds.register(Box::new(gradcam::GradcamKind));
     kinds.register(Box::new(report::ReportKind));
+    kinds.register(Box::new(sweep::SweepKind));
     kinds.register(Box::new(train::TrainKind));
     kinds.register(Box::new(tsne::TsneKind));
     kinds

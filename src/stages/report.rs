@@ -118,6 +118,7 @@ struct ReportContext {
     figures: Vec<Figure>,
     separation: Vec<SeparationRow>,
     claims: Vec<Claim>,
+    sweep: Option<super::sweep::SweepFile>,
     stages: Vec<StageRef>,
     dag: String,
 }
@@ -154,6 +155,12 @@ impl StageKind for ReportKind {
         let (separation, embeddings) = separation_rows(ctx)?;
         let context = ReportContext {
             claims: claims(&embeddings),
+            sweep: match ctx.inputs.values().find_map(|o| o.get("sweep.json")) {
+                Some(path) => {
+                    Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad sweep output", path.display()))?)
+                }
+                None => None,
+            },
             separation,
             title: p.title,
             profile: ctx.profile.clone(),
@@ -229,6 +236,13 @@ fn figure_meta(stem: &str) -> Vec<(&'static str, String, String)> {
                 "gradcam",
                 "Figure 6".into(),
                 "Grad-CAM of the final model on its last Conv2D maps, one test image a class: original, heatmap (red = most contribution), overlay".into(),
+            )];
+        }
+        "sweep" => {
+            return vec![(
+                "sweep",
+                "Figure S-1".into(),
+                "Test accuracy and feature ratio against the center-loss weight w, mean ± std over seeds".into(),
             )];
         }
         "center_compare" => {

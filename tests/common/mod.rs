@@ -79,10 +79,14 @@ pub fn project_with(pipeline: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(root.join(pipeline), dir.path().join("pipeline.toml")).unwrap();
-    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
-    for entry in std::fs::read_dir(root.join("templates")).unwrap() {
+    for entry in walkdir::WalkDir::new(root.join("templates")) {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join("templates").join(entry.file_name())).unwrap();
+        let dest = dir.path().join(entry.path().strip_prefix(root).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
     }
     dir
 }

@@ -233,7 +233,7 @@ fn figure_meta(stem: &str) -> Vec<(&'static str, String, String)> {
         }
         "gradcam" => {
             return vec![(
-                "gradcam",
+                "features",
                 "Figure 6".into(),
                 "Grad-CAM of the final model on its last Conv2D maps, one test image a class: original, heatmap (red = most contribution), overlay".into(),
             )];

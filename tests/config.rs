@@ -71,7 +71,11 @@ fn unknown_param() {
 fn unknown_kind() {
     let e = error_of(&GOOD.replace("kind = \"figures\"", "kind = \"figure\""));
     assert!(e.starts_with("pipeline.toml:7:8:"), "{e}");
-    assert!(e.contains("unknown stage kind `figure`") && e.contains("known kinds: center_sweep, dataset, features, figures, gradcam, report, train, tsne"), "{e}");
+    assert!(
+        e.contains("unknown stage kind `figure`")
+            && e.contains("known kinds: center_sweep, dataset, features, figures, gradcam, report, train, tsne"),
+        "{e}"
+    );
 }
 
 #[test]

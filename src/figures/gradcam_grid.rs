@@ -1,5 +1,6 @@
 //! Figure 6: one row a class: original | heatmap | overlay.
 
+use super::sample_grid::upscale;
 use super::{FONT, plot_err};
 use crate::data::dataset::SIDE;
 use crate::gradcam::heatmap::{colour, overlay};
@@ -15,18 +16,6 @@ const HEAD: u32 = 30;
 pub fn size(rows: usize) -> (u32, u32) {
     let cell = (SIDE * SCALE) as u32 + GAP;
     (LABEL + 3 * cell + GAP, HEAD + rows as u32 * cell + GAP)
-}
-
-fn upscale(image: &[u8]) -> Vec<u8> {
-    let side = SIDE * SCALE;
-    let mut out = vec![0u8; side * side * 3];
-    for y in 0..side {
-        for x in 0..side {
-            let src = ((y / SCALE) * SIDE + x / SCALE) * 3;
-            out[(y * side + x) * 3..(y * side + x) * 3 + 3].copy_from_slice(&image[src..src + 3]);
-        }
-    }
-    out
 }
 
 /// `image(i)` gives test image i (HWC u8).
@@ -50,7 +39,7 @@ pub fn draw<'a, DB: DrawingBackend>(
         for (c, pixels) in [img.to_vec(), colour(&row.heat), overlay(img, &row.heat, 0.45)].into_iter().enumerate() {
             let x = (LABEL + c as u32 * cell) as i32;
             let side = (SIDE * SCALE) as u32;
-            let element = BitMapElement::with_owned_buffer((x, y), (side, side), upscale(&pixels)).expect("buffer matches size");
+            let element = BitMapElement::with_owned_buffer((x, y), (side, side), upscale(&pixels, SCALE)).expect("buffer matches size");
             area.draw(&element).map_err(plot_err)?;
         }
     }

@@ -35,7 +35,7 @@ pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, dataset: &Dataset
         area.draw(&Text::new(name.clone(), (6, y + 24), (FONT, 15).into_font())).map_err(plot_err)?;
         for (col, &i) in indices.iter().enumerate() {
             let x = (LABEL_WIDTH + col as u32 * cell) as i32;
-            let pixels = upscale(dataset.train.image(i));
+            let pixels = upscale(dataset.train.image(i), SCALE as usize);
             let side = SIDE as u32 * SCALE;
             let element = BitMapElement::with_owned_buffer((x, y), (side, side), pixels).expect("buffer matches size");
             area.draw(&element).map_err(plot_err)?;
@@ -44,9 +44,9 @@ pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, dataset: &Dataset
     Ok(())
 }
 
-/// Nearest-neighbour upscaling so small images stay crisp.
-fn upscale(image: &[u8]) -> Vec<u8> {
-    let s = SCALE as usize;
+/// Nearest-neighbour upscaling of a SIDE x SIDE RGB image by `s`, so small
+/// images stay crisp.
+pub fn upscale(image: &[u8], s: usize) -> Vec<u8> {
     let side = SIDE * s;
     let mut out = vec![0u8; side * side * 3];
     for y in 0..side {

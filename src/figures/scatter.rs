@@ -37,22 +37,7 @@ pub fn draw<DB: DrawingBackend>(
         let mut chart =
             ChartBuilder::on(&area).margin(10).x_label_area_size(30).y_label_area_size(40).build_cartesian_2d(x, y).map_err(plot_err)?;
         chart.configure_mesh().label_style((FONT, 12)).draw().map_err(plot_err)?;
-        for (c, name) in classes.iter().enumerate() {
-            let colour = CLASS_COLOURS[c % CLASS_COLOURS.len()];
-            chart
-                .draw_series(of_class(points, 2, labels, c).map(|p| Circle::new((p[0] as f64, p[1] as f64), 3, colour.filled())))
-                .map_err(plot_err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_err)?;
+        classes_with_legend(&mut chart, points, 2, labels, classes, |p| (p[0] as f64, p[1] as f64))?;
     } else {
         let z = range(points, dims, 2);
         let mut chart = ChartBuilder::on(&area).margin(20).build_cartesian_3d(x, y, z).map_err(plot_err)?;
@@ -63,24 +48,34 @@ pub fn draw<DB: DrawingBackend>(
             pb.into_matrix()
         });
         chart.configure_axes().label_style((FONT, 11)).draw().map_err(plot_err)?;
-        for (c, name) in classes.iter().enumerate() {
-            let colour = CLASS_COLOURS[c % CLASS_COLOURS.len()];
-            chart
-                .draw_series(
-                    of_class(points, 3, labels, c).map(|p| Circle::new((p[0] as f64, p[1] as f64, p[2] as f64), 3, colour.filled())),
-                )
-                .map_err(plot_err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_err)?;
+        classes_with_legend(&mut chart, points, 3, labels, classes, |p| (p[0] as f64, p[1] as f64, p[2] as f64))?;
     }
     Ok(())
+}
+
+/// One coloured series a class, and the legend, in 2-D or 3-D alike.
+fn classes_with_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    points: &[f32],
+    dims: usize,
+    labels: &[u8],
+    classes: &[String],
+    at: impl Fn(&[f32]) -> CT::From,
+) -> anyhow::Result<()> {
+    for (c, name) in classes.iter().enumerate() {
+        let colour = CLASS_COLOURS[c % CLASS_COLOURS.len()];
+        chart
+            .draw_series(of_class(points, dims, labels, c).map(|p| Circle::new(at(p), 3, colour.filled())))
+            .map_err(plot_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(plot_err)
 }

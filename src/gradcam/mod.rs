@@ -8,6 +8,7 @@
 pub mod heatmap;
 
 use crate::model::Cnn;
+use burn::nn::pool::MaxPool2d;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -20,7 +21,7 @@ pub struct Tail {
     dense_b: Tensor<2>,
     class_w: Tensor<2>,
     class_b: Tensor<2>,
-    model: Cnn,
+    pool: MaxPool2d,
     device: Device,
 }
 
@@ -49,7 +50,7 @@ impl Tail {
             dense_b: bias(&model.dense),
             class_w: copy(model.classifier.weight.val(), &ad),
             class_b: bias(&model.classifier),
-            model: model.clone(),
+            pool: model.pool.clone(),
             device: ad,
         }
     }
@@ -60,7 +61,7 @@ impl Tail {
             Some((scale, shift)) => maps * scale.clone() + shift.clone(),
             None => maps,
         };
-        let x = self.model.pool.forward(x);
+        let x = self.pool.forward(x);
         let [n, c, _, _] = x.dims();
         let x = x.mean_dim(3).mean_dim(2).reshape([n, c]);
         let x = relu(x.matmul(self.dense_w.clone()) + self.dense_b.clone());

@@ -4,10 +4,7 @@
 //! standard deviation over seeds, and whether any w > 0 beats w = 0 by
 //! more than the seeds' noise.
 
-use super::train::{TrainParams, read_dataset};
-use crate::clustering::separation::center_distance_ratio;
-use crate::data::dataset::CIFAR10_CLASSES;
-use crate::model::extract::{Tap, extract};
+use super::train::{TrainParams, feature_distance_ratio, read_dataset};
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::{self, Reporter};
 use anyhow::Context;
@@ -120,9 +117,7 @@ impl StageKind for SweepKind {
                 let dir = ctx.checkpoint_dir.join(format!("w{weight}-seed{seed}"));
                 let trained = training::train(&tp.settings(), &dataset.train, &dataset.test, &device, &dir, &report)
                     .with_context(|| format!("run w = {weight}, seed {seed}"))?;
-                let all: Vec<usize> = (0..dataset.test.len()).collect();
-                let features = extract(&trained.model, &dataset.test, &all, &[Tap::Dense], tp.eval_batch_size, &device).remove(0);
-                let ratio = center_distance_ratio(&features, &dataset.test.labels, Tap::Dense.width(), CIFAR10_CLASSES.len());
+                let ratio = feature_distance_ratio(&trained.model, &dataset.test, tp.eval_batch_size, &device);
                 runs.push(SweepRun {
                     weight,
                     seed,

@@ -283,7 +283,8 @@ impl StageKind for TrainKind {
     }
 }
 
-fn feature_distance_ratio(model: &crate::model::Cnn, test: &crate::data::Split, batch: usize, device: &Device) -> f64 {
+/// Intra/inter class-center distance ratio of the test images' 512-d features.
+pub fn feature_distance_ratio(model: &crate::model::Cnn, test: &crate::data::Split, batch: usize, device: &Device) -> f64 {
     let all: Vec<usize> = (0..test.len()).collect();
     let features = extract(model, test, &all, &[Tap::Dense], batch, device).remove(0);
     center_distance_ratio(&features, &test.labels, Tap::Dense.width(), CIFAR10_CLASSES.len())

@@ -163,3 +163,22 @@ fn weights_file_round_trips_and_is_deterministic() {
     let no_bn = Cnn::new(&CnnConfig { batch_norm: false, ..CnnConfig::default() }, &device);
     assert!(repro::model::weights::load(no_bn, &pa).is_err(), "a different architecture is refused");
 }
+
+#[test]
+fn biases_start_at_zero_and_kernels_are_glorot_uniform() {
+    let _rng = RNG.lock().unwrap();
+    let device = Device::flex();
+    let m = Cnn::new(&CnnConfig::default(), &device);
+    let max_abs = |t: Tensor<1>| t.abs().max().into_scalar::<f32>();
+    for (name, conv) in [("conv1", &m.conv1), ("conv3", &m.conv3), ("conv5", &m.conv5)] {
+        assert_eq!(max_abs(conv.bias.as_ref().unwrap().val()), 0.0, "{name} bias (Keras: zeros)");
+    }
+    for (name, dense) in [("dense", &m.dense), ("classifier", &m.classifier)] {
+        assert_eq!(max_abs(dense.bias.as_ref().unwrap().val()), 0.0, "{name} bias (Keras: zeros)");
+    }
+    // Glorot uniform for conv5: limit sqrt(6 / (fan_in + fan_out)), fans 128*9 and 256*9.
+    let limit = (6.0f32 / ((128 + 256) * 9) as f32).sqrt();
+    let w = m.conv5.weight.val();
+    let (lo, hi) = (w.clone().min().into_scalar::<f32>(), w.max().into_scalar::<f32>());
+    assert!(lo >= -limit && hi <= limit && hi > 0.9 * limit && lo < -0.9 * limit, "conv5 kernel in [{lo}, {hi}], limit {limit}");
+}

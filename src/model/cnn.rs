@@ -61,8 +61,16 @@ pub struct Activations {
 
 const GLOROT: Initializer = Initializer::XavierUniform { gain: 1.0 };
 
+/// Keras Conv2D: Glorot-uniform kernel, zero bias (burn would draw the bias
+/// from the kernel's initializer).
 fn conv(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([c_in, c_out], [3, 3]).with_padding(PaddingConfig2d::Same).with_initializer(GLOROT).init(device)
+    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3]).with_padding(PaddingConfig2d::Same).with_initializer(GLOROT).init(device);
+    layer.bias = layer.bias.map(zeroed);
+    layer
+}
+
+fn zeroed<const D: usize>(p: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+    p.map(|t| t.zeros_like())
 }
 
 fn batch_norm(config: &CnnConfig, channels: usize, device: &Device) -> Option<BatchNorm> {
@@ -75,7 +83,7 @@ fn batch_norm(config: &CnnConfig, channels: usize, device: &Device) -> Option<Ba
 fn dense(d_in: usize, d_out: usize, device: &Device) -> Linear {
     // Keras Dense: Glorot-uniform weights, zero bias.
     let mut layer = LinearConfig::new(d_in, d_out).with_initializer(GLOROT).init(device);
-    layer.bias = layer.bias.map(|b| b.map(|t| t.zeros_like()));
+    layer.bias = layer.bias.map(zeroed);
     layer
 }
 

@@ -7,18 +7,7 @@ import time
 import torch
 from torch import nn
 
-
-def model():
-    def block(c_in, c_out, second):
-        layers = [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c_out, momentum=0.01, eps=1e-3)]
-        if second:
-            layers += [nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU()]
-        return layers + [nn.MaxPool2d(2), nn.Dropout(0.25)]
-
-    return nn.Sequential(
-        *block(3, 64, True), *block(64, 128, True), *block(128, 256, False),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10),
-    )
+from torch_reference import model
 
 
 def main():

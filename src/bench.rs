@@ -165,15 +165,17 @@ fn train(steps: usize, threads: usize) -> anyhow::Result<()> {
             train_rate / tt,
             infer_rate / ti
         ),
-        None => println!("PyTorch not measured: `python3 bench/torch_speed.py` needs torch (pip install torch)"),
+        None => println!("PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"),
     }
     Ok(())
 }
 
-/// Runs bench/torch_speed.py; its last line is "train_rate infer_rate".
+/// Runs bench/torch_speed.py with `$REPRO_PYTHON` (default `python3`, e.g.
+/// a virtual environment's that has torch); its last line is "train_rate infer_rate".
 fn torch_rates(threads: usize, steps: usize) -> Option<(f64, f64)> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/torch_speed.py");
-    let out = Command::new("python3").arg(script).args(["--threads", &threads.to_string(), "--steps", &steps.to_string()]).output().ok()?;
+    let python = std::env::var("REPRO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python).arg(script).args(["--threads", &threads.to_string(), "--steps", &steps.to_string()]).output().ok()?;
     if !out.status.success() {
         return None;
     }

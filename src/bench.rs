@@ -165,7 +165,9 @@ fn train(steps: usize, threads: usize) -> anyhow::Result<()> {
             train_rate / tt,
             infer_rate / ti
         ),
-        None => println!("PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"),
+        None => println!(
+            "PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"
+        ),
     }
     Ok(())
 }

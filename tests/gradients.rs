@@ -142,9 +142,7 @@ fn dense_relu_and_cross_entropy() {
     let grads = loss(&dense, xt.clone()).backward();
     let gx = values(xt.grad(&grads).unwrap());
     let gw = values(dense.weight.val().grad(&grads).unwrap());
-    let same_side = |a: Tensor<2>, b: Tensor<2>| {
-        values(a).iter().zip(values(b)).all(|(p, m)| (*p > 0.0) == (m > 0.0))
-    };
+    let same_side = |a: Tensor<2>, b: Tensor<2>| values(a).iter().zip(values(b)).all(|(p, m)| (*p > 0.0) == (m > 0.0));
     let with_weight = |w: Tensor<2>| {
         let mut d = dense.clone();
         d.weight = Param::from_tensor(w);

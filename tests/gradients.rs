@@ -63,6 +63,11 @@ fn fd_check_smooth<const D: usize>(
     assert!(checked > 2 && checked >= skipped, "{name}: too few coordinates checked ({checked}, {skipped} skipped)");
 }
 
+/// Whether every element of `a` lies on the same side of zero (of a ReLU's kink) as in `b`.
+fn same_side<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> bool {
+    values(a).iter().zip(values(b)).all(|(p, m)| (*p > 0.0) == (m > 0.0))
+}
+
 /// sum(out * r): a scalar whose gradient reaches every output element.
 fn weighted<const D: usize>(out: Tensor<D>, r: &Tensor<D>) -> Tensor<1> {
     (out * r.clone()).sum()
@@ -142,7 +147,6 @@ fn dense_relu_and_cross_entropy() {
     let grads = loss(&dense, xt.clone()).backward();
     let gx = values(xt.grad(&grads).unwrap());
     let gw = values(dense.weight.val().grad(&grads).unwrap());
-    let same_side = |a: Tensor<2>, b: Tensor<2>| values(a).iter().zip(values(b)).all(|(p, m)| (*p > 0.0) == (m > 0.0));
     let with_weight = |w: Tensor<2>| {
         let mut d = dense.clone();
         d.weight = Param::from_tensor(w);
@@ -175,6 +179,5 @@ fn central_difference_across_a_relu_kink_is_skipped_not_trusted() {
     let analytic = [1.0f32, 1.0, 0.0, 1.0];
     let outcome = std::panic::catch_unwind(|| fd_check("relu", &base, [4], &analytic, f));
     assert!(outcome.is_err(), "a central difference across the kink should disagree with the slope");
-    let same_side = |p: Tensor<1>, m: Tensor<1>| values(p).iter().zip(values(m)).all(|(a, b)| (*a > 0.0) == (b > 0.0));
     fd_check_smooth("relu", &base, [4], &analytic, f, same_side);
 }

@@ -1,7 +1,7 @@
 //! Accuracy and loss curves over epochs, train and validation, side by side
 //! (the report's Figures 2, 4-1..4-6, 7-1, 7-2).
 
-use super::{FONT, plot_err};
+use super::{FONT, draw_legend, plot_err};
 use crate::training::history::EpochRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -85,13 +85,6 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, what: &str, series: 
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
         chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, colour.filled()))).map_err(plot_err)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 13))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(plot_err)?;
+    draw_legend(&mut chart, 13)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Embedding scatter plots coloured by class: 2-D, and 3-D from a fixed
 //! view angle (Figures 5-1, 5-2, 8-1..8-4, 9-1, 9-2).
 
-use super::{CLASS_COLOURS, FONT, plot_err};
+use super::{CLASS_COLOURS, FONT, draw_legend, plot_err};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -70,12 +70,5 @@ fn classes_with_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTr
             .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 12))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(plot_err)
+    draw_legend(chart, 12)
 }

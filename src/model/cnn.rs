@@ -200,6 +200,13 @@ impl Value {
     }
 }
 
+/// A Conv2D layer through `conv_op`'s 3x3 kernels: every convolution of
+/// this model is 3x3 with stride 1 and "same" padding (see `conv`).
+fn conv_forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = layer.bias.as_ref().expect("the model's convolutions have a bias").val();
+    super::conv_op::conv3x3(x, layer.weight.val(), bias)
+}
+
 impl Layer<'_> {
     pub fn keras_name(&self) -> &'static str {
         match self {
@@ -214,7 +221,7 @@ impl Layer<'_> {
 
     pub fn apply(&self, x: Value) -> Value {
         match (self, x) {
-            (Layer::Conv(c), Value::Maps(t)) => Value::Maps(relu(c.forward(t))),
+            (Layer::Conv(c), Value::Maps(t)) => Value::Maps(relu(conv_forward(c, t))),
             (Layer::Norm(b), Value::Maps(t)) => Value::Maps(b.forward(t)),
             (Layer::Pool(p), Value::Maps(t)) => Value::Maps(p.forward(t)),
             (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(d.forward(t)),

@@ -1,6 +1,8 @@
 //! The report's CNN and its Keras-style summary.
 
 pub mod cnn;
+pub mod conv_kernels;
+pub mod conv_op;
 pub mod extract;
 pub mod feature_file;
 pub mod input;

@@ -31,6 +31,14 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 20)]
         steps: usize,
     },
+    /// Forward and backward milliseconds of each layer of the report's CNN
+    /// (conv rows include their ReLU), to see where a training step goes.
+    Layers {
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// t-SNE against openTSNE (bench/opentsne_bench.py, when installed) on
     /// labelled Gaussian clusters in 50-D: time, 10-NN accuracy and exact
     /// KL(P || Q) against one fixed P (perplexity 30, exact neighbours).
@@ -53,6 +61,7 @@ pub fn run(what: &BenchWhat, cli: &Cli, _threads: usize) -> anyhow::Result<()> {
         BenchWhat::Noop { profile, runs } => noop(cli, profile, *runs),
         BenchWhat::Data { source } => data(source),
         BenchWhat::Train { steps } => train(*steps, _threads),
+        BenchWhat::Layers { batch, rounds } => crate::bench_layers::layers(*batch, *rounds),
         BenchWhat::Tsne { sizes, dims } => crate::bench_tsne::tsne(sizes, dims, _threads),
         BenchWhat::Pca { n } => crate::bench_tsne::pca(*n),
     }

@@ -191,9 +191,9 @@ fn conv3x3_extension_input_weight_and_bias() {
     let r = tensor(&random(5 * 3 * 4 * 6, 14), [5, 3, 4, 6], &ad);
     let (xt, wt, bt) =
         (tensor(&x, [5, 2, 4, 6], &ad).require_grad(), tensor(&w, [3, 2, 3, 3], &ad).require_grad(), tensor(&b, [3], &ad).require_grad());
-    let grads = weighted(conv3x3(xt.clone(), wt.clone(), bt.clone()), &r).backward();
+    let grads = weighted(conv3x3(xt.clone(), wt.clone(), bt.clone(), false), &r).backward();
     let (gx, gw, gb) = (values(xt.grad(&grads).unwrap()), values(wt.grad(&grads).unwrap()), values(bt.grad(&grads).unwrap()));
-    let eval = |x: Tensor<4>, w: Tensor<4>, b: Tensor<1>| weighted(conv3x3(x, w, b), &r).into_scalar::<f32>() as f64;
+    let eval = |x: Tensor<4>, w: Tensor<4>, b: Tensor<1>| weighted(conv3x3(x, w, b, false), &r).into_scalar::<f32>() as f64;
     fd_check("conv3x3 input", &x, [5, 2, 4, 6], &gx, |x| eval(x, tensor(&w, [3, 2, 3, 3], &ad), tensor(&b, [3], &ad)));
     fd_check("conv3x3 weight", &w, [3, 2, 3, 3], &gw, |w| eval(tensor(&x, [5, 2, 4, 6], &ad), w, tensor(&b, [3], &ad)));
     fd_check("conv3x3 bias", &b, [3], &gb, |b| eval(tensor(&x, [5, 2, 4, 6], &ad), tensor(&w, [3, 2, 3, 3], &ad), b));

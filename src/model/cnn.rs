@@ -200,11 +200,28 @@ impl Value {
     }
 }
 
-/// A Conv2D layer through `conv_op`'s 3x3 kernels: every convolution of
-/// this model is 3x3 with stride 1 and "same" padding (see `conv`).
-fn conv_forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// A Conv2D layer and its ReLU through `conv_op`'s 3x3 kernels: every
+/// convolution of this model is 3x3 with stride 1 and "same" padding (see `conv`).
+fn conv_relu(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    debug_assert_eq!(layer.kernel_size, [3, 3]);
     let bias = layer.bias.as_ref().expect("the model's convolutions have a bias").val();
-    super::conv_op::conv3x3(x, layer.weight.val(), bias)
+    super::conv_op::conv3x3(x, layer.weight.val(), bias, true)
+}
+
+/// BatchNorm through `norm_op` when training (burn's own `forward` for
+/// inference), updating the running statistics exactly as burn's
+/// `BatchNorm::forward` does.
+fn normalize(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let (output, mean, variance) = super::norm_op::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let device = output.device();
+    for (running, batch) in [(&bn.running_mean, mean), (&bn.running_var, variance)] {
+        let updated = running.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch.detach().mul_scalar(bn.momentum));
+        running.update(updated.detach());
+    }
+    output
 }
 
 impl Layer<'_> {
@@ -221,9 +238,9 @@ impl Layer<'_> {
 
     pub fn apply(&self, x: Value) -> Value {
         match (self, x) {
-            (Layer::Conv(c), Value::Maps(t)) => Value::Maps(relu(conv_forward(c, t))),
-            (Layer::Norm(b), Value::Maps(t)) => Value::Maps(b.forward(t)),
-            (Layer::Pool(p), Value::Maps(t)) => Value::Maps(p.forward(t)),
+            (Layer::Conv(c), Value::Maps(t)) => Value::Maps(conv_relu(c, t)),
+            (Layer::Norm(b), Value::Maps(t)) => Value::Maps(normalize(b, t)),
+            (Layer::Pool(_), Value::Maps(t)) => Value::Maps(super::pool_op::max_pool2x2(t)),
             (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(d.forward(t)),
             (Layer::Dropout(d), Value::Flat(t)) => Value::Flat(d.forward(t)),
             (Layer::Gap(g), Value::Maps(t)) => {

@@ -45,8 +45,8 @@ pub struct ConvGrads {
     pub bias: Vec<f32>,
 }
 
-/// out[n, c_out, h, w] = bias + conv(x, weight).
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims) -> Vec<f32> {
+/// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.
+pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool) -> Vec<f32> {
     check_lengths(x, weight, d);
     assert_eq!(bias.len(), d.c_out, "conv bias has {} values for {} output channels", bias.len(), d.c_out);
     let mut out = vec![0.0f32; d.n * d.output_len()];
@@ -61,50 +61,64 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims) -> Vec<f32>
                 // out[c_out, hw] += weight[c_out, k] . patches[k, hw]
                 let product = Product { m: d.c_out, n: d.plane(), k: d.patch_rows(), accumulate: true };
                 product.run(out, (weight, d.patch_rows(), 1), (patches, d.plane(), 1));
+                if relu {
+                    out.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
             }
         },
     );
     out
 }
 
-/// Gradients for weight and bias, and for the input when `want_input`.
+/// Gradients for weight and bias, and for the input when `want_input`,
+/// given the gradient of the convolution's output (before any ReLU).
 pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], d: ConvDims, want_input: bool) -> ConvGrads {
     check_lengths(x, weight, d);
     assert_eq!(grad_out.len(), d.n * d.output_len(), "conv output gradient has the wrong length for {d:?}");
-    let mut grad_in = if want_input { vec![0.0f32; x.len()] } else { Vec::new() };
-    let tasks = d.n.div_ceil(IMAGES_PER_TASK);
-    let in_chunks: Vec<Option<&mut [f32]>> = if want_input {
-        grad_in.chunks_mut(IMAGES_PER_TASK * d.input_len()).map(Some).collect()
-    } else {
-        (0..tasks).map(|_| None).collect()
-    };
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = in_chunks
-        .into_par_iter()
-        .zip(x.par_chunks(IMAGES_PER_TASK * d.input_len()))
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = x
+        .par_chunks(IMAGES_PER_TASK * d.input_len())
         .zip(grad_out.par_chunks(IMAGES_PER_TASK * d.output_len()))
-        .map_init(
-            || vec![0.0f32; d.patch_rows() * d.plane()],
-            |patches, ((grad_in, x), grad_out)| backward_task(x, weight, grad_out, grad_in, d, patches),
-        )
+        .map_init(|| vec![0.0f32; d.patch_rows() * d.plane()], |patches, (x, g)| weight_grad_task(x, g, d, patches))
         .collect();
     let (mut grad_w, mut grad_b) = (vec![0.0f32; weight.len()], vec![0.0f32; d.c_out]);
     for (w, b) in &partials {
         grad_w.iter_mut().zip(w).for_each(|(acc, v)| *acc += v);
         grad_b.iter_mut().zip(b).for_each(|(acc, v)| *acc += v);
     }
-    ConvGrads { input: want_input.then_some(grad_in), weight: grad_w, bias: grad_b }
+    // The input gradient is the "same" convolution of the output gradient
+    // with the kernel flipped in space and its channel axes swapped.
+    let input = want_input.then(|| {
+        let swapped = ConvDims { c_in: d.c_out, c_out: d.c_in, ..d };
+        forward(grad_out, &flip_kernel(weight, d), &vec![0.0; d.c_in], swapped, false)
+    });
+    ConvGrads { input, weight: grad_w, bias: grad_b }
 }
 
-/// One group of images: its share of the weight and bias gradients, and
-/// (when given a buffer) its input gradients.
-fn backward_task(
-    x: &[f32],
-    weight: &[f32],
-    grad_out: &[f32],
-    grad_in: Option<&mut [f32]>,
-    d: ConvDims,
-    patches: &mut [f32],
-) -> (Vec<f32>, Vec<f32>) {
+/// grad * (out > 0): the gradient before a ReLU whose output was `out`.
+pub fn relu_backward(grad: &[f32], out: &[f32]) -> Vec<f32> {
+    let mut masked = grad.to_vec();
+    masked
+        .par_chunks_mut(1 << 14)
+        .zip(out.par_chunks(1 << 14))
+        .for_each(|(g, o)| g.iter_mut().zip(o).for_each(|(g, o)| *g = if *o > 0.0 { *g } else { 0.0 }));
+    masked
+}
+
+/// [c_out, c_in, ky, kx] -> [c_in, c_out, 2 - ky, 2 - kx].
+fn flip_kernel(weight: &[f32], d: ConvDims) -> Vec<f32> {
+    let mut flipped = vec![0.0f32; weight.len()];
+    for co in 0..d.c_out {
+        for ci in 0..d.c_in {
+            for k in 0..9 {
+                flipped[(ci * d.c_out + co) * 9 + 8 - k] = weight[(co * d.c_in + ci) * 9 + k];
+            }
+        }
+    }
+    flipped
+}
+
+/// One group of images' share of the weight and bias gradients.
+fn weight_grad_task(x: &[f32], grad_out: &[f32], d: ConvDims, patches: &mut [f32]) -> (Vec<f32>, Vec<f32>) {
     let (k, hw) = (d.patch_rows(), d.plane());
     let mut grad_w = vec![0.0f32; d.c_out * k];
     let mut grad_b = vec![0.0f32; d.c_out];
@@ -115,14 +129,6 @@ fn backward_task(
         product.run(&mut grad_w, (g, hw, 1), (patches, 1, hw));
         for (b, row) in grad_b.iter_mut().zip(g.chunks(hw)) {
             *b += row.iter().sum::<f32>();
-        }
-    }
-    if let Some(grad_in) = grad_in {
-        for (dx, g) in grad_in.chunks_mut(d.input_len()).zip(grad_out.chunks(d.output_len())) {
-            // patches[k, hw] = weight[c_out, k]^T . grad_out[c_out, hw]
-            let product = Product { m: k, n: hw, k: d.c_out, accumulate: false };
-            product.run(patches, (weight, 1, k), (g, hw, 1));
-            col2im_add(patches, d, dx);
         }
     }
     (grad_w, grad_b)
@@ -162,28 +168,6 @@ fn im2col(x: &[f32], d: ConvDims, patches: &mut [f32]) {
                     dst[w - 1] = 0.0;
                 }
             }
-        }
-    }
-}
-
-/// The adjoint of `im2col`: dx[c, oy + ky - 1, ox + kx - 1] += patches[(c, ky, kx), (oy, ox)].
-fn col2im_add(patches: &[f32], d: ConvDims, dx: &mut [f32]) {
-    let (h, w, hw) = (d.h, d.w, d.plane());
-    for (row_index, row) in patches.chunks(hw).enumerate() {
-        let (c, ky, kx) = (row_index / 9, row_index / 3 % 3, row_index % 3);
-        let plane = &mut dx[c * hw..][..hw];
-        for (oy, src) in row.chunks(w).enumerate() {
-            let iy = oy as isize + shift(ky);
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            let dst = &mut plane[iy as usize * w..][..w];
-            let (dst, src) = match shift(kx) {
-                -1 => (&mut dst[..w - 1], &src[1..]),
-                0 => (&mut dst[..], src),
-                _ => (&mut dst[1..], &src[..w - 1]),
-            };
-            dst.iter_mut().zip(src).for_each(|(a, b)| *a += b);
         }
     }
 }

@@ -5,7 +5,10 @@ pub mod conv_kernels;
 pub mod conv_op;
 pub mod extract;
 pub mod feature_file;
+pub mod flex_values;
 pub mod input;
+pub mod norm_op;
+pub mod pool_op;
 pub mod summary;
 pub mod weights;
 

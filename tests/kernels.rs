@@ -1,0 +1,165 @@
+//! The model's own kernels (3x3 convolution, 2x2 max-pooling, training-mode
+//! batch norm) against burn's implementations of the same operations:
+//! values and every gradient; and a weight gradient that does not depend on
+//! the thread count.
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use repro::model::conv_kernels::{self, ConvDims};
+use repro::model::conv_op::conv3x3;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+fn tensor<const D: usize>(data: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(data.to_vec(), shape), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_close(name: &str, ours: &[f32], reference: &[f32]) {
+    assert_eq!(ours.len(), reference.len(), "{name}: lengths differ");
+    let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * scale * 10.0, "{name}[{i}]: ours {a}, burn {b}");
+    }
+}
+
+/// (output, grad x, grad weight, grad bias) of sum(conv(x) * r), from `conv`.
+fn run(d: ConvDims, conv: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>) -> [Vec<f32>; 4] {
+    let ad = Device::flex().autodiff();
+    let x = tensor(&random(d.n * d.c_in * d.h * d.w, 1), [d.n, d.c_in, d.h, d.w], &ad).require_grad();
+    let w = tensor(&random(d.c_out * d.c_in * 9, 2), [d.c_out, d.c_in, 3, 3], &ad).require_grad();
+    let b = tensor(&random(d.c_out, 3), [d.c_out], &ad).require_grad();
+    let r = tensor(&random(d.n * d.c_out * d.h * d.w, 4), [d.n, d.c_out, d.h, d.w], &ad);
+    let out = conv(x.clone(), w.clone(), b.clone());
+    let grads = (out.clone() * r).sum().backward();
+    [values(out), values(x.grad(&grads).unwrap()), values(w.grad(&grads).unwrap()), values(b.grad(&grads).unwrap())]
+}
+
+fn burn_conv(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
+    conv2d(x, w, Some(b), ConvOptions::new([1, 1], [1, 1], [1, 1], 1))
+}
+
+#[test]
+fn matches_burn_conv2d_in_value_and_every_gradient() {
+    let shapes = [
+        ConvDims { n: 1, c_in: 3, c_out: 4, h: 1, w: 1 },
+        ConvDims { n: 5, c_in: 3, c_out: 8, h: 7, w: 5 },
+        ConvDims { n: 9, c_in: 16, c_out: 12, h: 8, w: 8 },
+        ConvDims { n: 2, c_in: 64, c_out: 32, h: 16, w: 16 },
+    ];
+    for (d, relu) in shapes.into_iter().flat_map(|d| [(d, false), (d, true)]) {
+        let ours = run(d, |x, w, b| conv3x3(x, w, b, relu));
+        let reference = run(d, |x, w, b| if relu { burn::tensor::activation::relu(burn_conv(x, w, b)) } else { burn_conv(x, w, b) });
+        for (name, (a, b)) in ["output", "grad x", "grad weight", "grad bias"].iter().zip(ours.iter().zip(&reference)) {
+            assert_close(&format!("{d:?} relu {relu} {name}"), a, b);
+        }
+    }
+}
+
+#[test]
+fn an_untracked_input_gets_no_gradient_and_the_rest_is_unchanged() {
+    let ad = Device::flex().autodiff();
+    let d = ConvDims { n: 3, c_in: 3, c_out: 4, h: 6, w: 6 };
+    let x = tensor(&random(3 * 3 * 36, 5), [3, 3, 6, 6], &ad);
+    let w = tensor(&random(4 * 27, 6), [4, 3, 3, 3], &ad).require_grad();
+    let b = tensor(&random(4, 7), [4], &ad).require_grad();
+    let grads = conv3x3(x.clone(), w.clone(), b, false).sum().backward();
+    assert!(x.grad(&grads).is_none());
+    let full = conv_kernels::backward(&values(x), &values(w.clone()), &vec![1.0; 3 * 4 * 36], d, true);
+    assert_eq!(values(w.grad(&grads).unwrap()), full.weight);
+}
+
+#[test]
+fn weight_gradient_is_identical_for_one_and_three_threads() {
+    let d = ConvDims { n: 13, c_in: 8, c_out: 6, h: 10, w: 10 };
+    let (x, w) = (random(13 * 8 * 100, 8), random(6 * 8 * 9, 9));
+    let g = random(13 * 6 * 100, 10);
+    let on = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| conv_kernels::backward(&x, &w, &g, d, true))
+    };
+    let (one, three) = (on(1), on(3));
+    assert_eq!(one.weight, three.weight);
+    assert_eq!(one.bias, three.bias);
+    assert_eq!(one.input, three.input);
+}
+
+/// (output, grad x) of sum(pool(x) * r).
+fn pooled(shape: [usize; 4], pool: impl Fn(Tensor<4>) -> Tensor<4>) -> [Vec<f32>; 2] {
+    let ad = Device::flex().autodiff();
+    let [n, c, h, w] = shape;
+    let x = tensor(&random(n * c * h * w, 21), shape, &ad).require_grad();
+    let r = tensor(&random(n * c * (h / 2) * (w / 2), 22), [n, c, h / 2, w / 2], &ad);
+    let out = pool(x.clone());
+    let grads = (out.clone() * r).sum().backward();
+    [values(out), values(x.grad(&grads).unwrap())]
+}
+
+#[test]
+fn max_pool_matches_burn_in_value_and_gradient() {
+    use burn::nn::pool::MaxPool2dConfig;
+    use repro::model::pool_op::max_pool2x2;
+    let burn_pool = MaxPool2dConfig::new([2, 2]).init();
+    for shape in [[2, 3, 8, 8], [3, 2, 5, 7], [1, 1, 1, 1]] {
+        let ours = pooled(shape, max_pool2x2);
+        let reference = pooled(shape, |x| burn_pool.forward(x));
+        assert_eq!(ours, reference, "{shape:?}");
+    }
+}
+
+#[test]
+fn batch_norm_matches_burn_in_value_statistics_and_every_gradient() {
+    use burn::tensor::module::batch_norm_train as burn_norm;
+    use repro::model::norm_op::batch_norm_train;
+    let ad = Device::flex().autodiff();
+    let [n, c, h, w] = [5, 3, 4, 6];
+    let run = |ours: bool| {
+        let x = (tensor(&random(n * c * h * w, 31), [n, c, h, w], &ad) * 3.0 + 1.0).detach().require_grad();
+        let gamma = tensor(&random(c, 32), [c], &ad).require_grad();
+        let beta = tensor(&random(c, 33), [c], &ad).require_grad();
+        let r = tensor(&random(n * c * h * w, 34), [n, c, h, w], &ad);
+        let (out, mean, var) = if ours {
+            batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-3)
+        } else {
+            let t = burn_norm(x.clone(), gamma.clone(), beta.clone(), 1e-3);
+            (t.output, t.mean, t.variance)
+        };
+        let grads = (out.clone() * r).sum().backward();
+        [
+            values(out),
+            values(mean),
+            values(var),
+            values(x.grad(&grads).unwrap()),
+            values(gamma.grad(&grads).unwrap()),
+            values(beta.grad(&grads).unwrap()),
+        ]
+    };
+    let (ours, reference) = (run(true), run(false));
+    for (name, (a, b)) in ["output", "mean", "variance", "grad x", "grad gamma", "grad beta"].iter().zip(ours.iter().zip(&reference)) {
+        assert_close(name, a, b);
+    }
+}
+
+#[test]
+fn the_model_batch_norm_layer_updates_running_statistics_as_burn_does() {
+    use burn::nn::BatchNormConfig;
+    use repro::model::cnn::{Layer, Value};
+    let ad = Device::flex().autodiff();
+    let ours = BatchNormConfig::new(4).with_momentum(0.1).with_epsilon(1e-3).init(&ad);
+    let burns = ours.clone();
+    let x = tensor(&random(3 * 4 * 25, 41), [3, 4, 5, 5], &ad) * 2.0 + 0.5;
+    for _ in 0..3 {
+        let Value::Maps(a) = Layer::Norm(&ours).apply(Value::Maps(x.clone())) else { panic!("maps in, maps out") };
+        assert_close("output", &values(a), &values(burns.forward(x.clone())));
+    }
+    assert_close("running mean", &values(ours.running_mean.value_sync()), &values(burns.running_mean.value_sync()));
+    assert_close("running var", &values(ours.running_var.value_sync()), &values(burns.running_var.value_sync()));
+}

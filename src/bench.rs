@@ -167,7 +167,9 @@ fn train(steps: usize, threads: usize) -> anyhow::Result<()> {
         let _ = eval.forward(xi.clone()).into_data();
     }
     let infer_rate = (256 * rounds) as f64 / t.elapsed().as_secs_f64();
-    println!("burn-flex, {threads} thread(s): train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)");
+    println!(
+        "burn-flex with the model's own kernels, {threads} thread(s): train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)"
+    );
     match torch_rates(threads, steps) {
         Some((tt, ti)) => println!(
             "PyTorch CPU (channels-last), {threads} thread(s): train {tt:.1} images/s, inference {ti:.1} images/s\nratio burn/PyTorch: train {:.2}x, inference {:.2}x",

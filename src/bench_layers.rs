@@ -48,23 +48,26 @@ fn time_layer(name: &str, layer: &Layer, x: &Value, rounds: usize, device: &Devi
 /// A fresh leaf with the same values, so each round's graph is the layer alone.
 fn tracked(x: &Value) -> Value {
     match x {
-        Value::Maps(t) => Value::Maps(Tensor::from_data(t.to_data(), &t.device()).require_grad()),
-        Value::Flat(t) => Value::Flat(Tensor::from_data(t.to_data(), &t.device()).require_grad()),
+        Value::Maps(t) => Value::Maps(leaf(t)),
+        Value::Flat(t) => Value::Flat(leaf(t)),
     }
 }
 
-/// sum(out * r) with a fixed random r, whose gradient reaches every output.
+fn leaf<const D: usize>(t: &Tensor<D>) -> Tensor<D> {
+    Tensor::from_data(t.to_data(), &t.device()).require_grad()
+}
+
+/// sum(out * r) with a random r, whose gradient reaches every output.
 fn weighted_sum(out: Value, device: &Device) -> Tensor<1> {
     match out {
-        Value::Maps(t) => {
-            let r = Tensor::random(t.dims(), Distribution::Default, device);
-            (t * r).sum()
-        }
-        Value::Flat(t) => {
-            let r = Tensor::random(t.dims(), Distribution::Default, device);
-            (t * r).sum()
-        }
+        Value::Maps(t) => weighted(t, device),
+        Value::Flat(t) => weighted(t, device),
     }
+}
+
+fn weighted<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<1> {
+    let r = Tensor::random(t.dims(), Distribution::Default, device);
+    (t * r).sum()
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -5,23 +5,12 @@
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use burn::tensor::{Device, Tensor};
 use repro::model::conv_kernels::{self, ConvDims};
 use repro::model::conv_op::conv3x3;
 
-fn random(n: usize, seed: u64) -> Vec<f32> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
-}
-
-fn tensor<const D: usize>(data: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(data.to_vec(), shape), device)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
+mod common;
+use common::{random, tensor, values};
 
 fn assert_close(name: &str, ours: &[f32], reference: &[f32]) {
     assert_eq!(ours.len(), reference.len(), "{name}: lengths differ");

@@ -96,12 +96,7 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], d: ConvDims, want_i
 
 /// grad * (out > 0): the gradient before a ReLU whose output was `out`.
 pub fn relu_backward(grad: &[f32], out: &[f32]) -> Vec<f32> {
-    let mut masked = grad.to_vec();
-    masked
-        .par_chunks_mut(1 << 14)
-        .zip(out.par_chunks(1 << 14))
-        .for_each(|(g, o)| g.iter_mut().zip(o).for_each(|(g, o)| *g = if *o > 0.0 { *g } else { 0.0 }));
-    masked
+    grad.par_iter().zip(out).map(|(g, o)| if *o > 0.0 { *g } else { 0.0 }).collect()
 }
 
 /// [c_out, c_in, ky, kx] -> [c_in, c_out, 2 - ky, 2 - kx].

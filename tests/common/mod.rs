@@ -90,3 +90,18 @@ pub fn project_with(pipeline: &str) -> tempfile::TempDir {
     }
     dir
 }
+
+/// `n` values uniform in [-1, 1), the same for the same seed.
+pub fn random(n: usize, seed: u64) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+pub fn tensor<const D: usize>(data: &[f32], shape: [usize; D], device: &burn::tensor::Device) -> burn::tensor::Tensor<D> {
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(data.to_vec(), shape), device)
+}
+
+pub fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}

@@ -1,7 +1,7 @@
-//! The model's own kernels (3x3 convolution, 2x2 max-pooling, training-mode
-//! batch norm) against burn's implementations of the same operations:
-//! values and every gradient; and a weight gradient that does not depend on
-//! the thread count.
+//! The model's own kernels against burn's implementations of the same
+//! operations (3x3 convolution, 2x2 max-pooling, training-mode batch norm):
+//! values and every gradient; a weight gradient that does not depend on the
+//! thread count; and dropout against its definition.
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -151,4 +151,52 @@ fn the_model_batch_norm_layer_updates_running_statistics_as_burn_does() {
     }
     assert_close("running mean", &values(ours.running_mean.value_sync()), &values(burns.running_mean.value_sync()));
     assert_close("running var", &values(ours.running_var.value_sync()), &values(burns.running_var.value_sync()));
+}
+
+/// burn's device RNG is process-wide: tests that seed it and draw take turns.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn dropout_drops_the_asked_fraction_scales_the_rest_and_masks_the_gradient_alike() {
+    use burn::nn::DropoutConfig;
+    use repro::model::dropout_op::dropout;
+    let ad = Device::flex().autodiff();
+    let layer = DropoutConfig::new(0.25).init();
+    let n = 64 * 1000;
+    let x_values: Vec<f32> = random(n, 51).iter().map(|v| v + 2.0).collect();
+    let x = tensor(&x_values, [64, 1000], &ad).require_grad();
+    let r = random(n, 52);
+    let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    ad.seed(7);
+    let out = dropout(&layer, x.clone());
+    let grads = (out.clone() * tensor(&r, [64, 1000], &ad)).sum().backward();
+    let (out, grad) = (values(out), values(x.grad(&grads).unwrap()));
+    let dropped = out.iter().filter(|v| **v == 0.0).count() as f64 / n as f64;
+    assert!((dropped - 0.25).abs() < 0.01, "dropped fraction {dropped}");
+    for i in 0..n {
+        let kept = out[i] != 0.0;
+        let expected = if kept { x_values[i] / 0.75 } else { 0.0 };
+        assert!((out[i] - expected).abs() <= 1e-6 * expected.abs(), "out[{i}] = {}, expected {expected}", out[i]);
+        let expected_grad = if kept { r[i] / 0.75 } else { 0.0 };
+        assert!((grad[i] - expected_grad).abs() <= 1e-6, "grad[{i}] = {}, expected {expected_grad}", grad[i]);
+    }
+}
+
+#[test]
+fn dropout_follows_the_device_seed_and_is_the_identity_outside_training() {
+    use burn::nn::DropoutConfig;
+    use repro::model::dropout_op::dropout;
+    let ad = Device::flex().autodiff();
+    let layer = DropoutConfig::new(0.5).init();
+    let x = tensor(&vec![1.0; 4096], [4, 1024], &ad);
+    let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let masked = |seed| {
+        ad.seed(seed);
+        values(dropout(&layer, x.clone()))
+    };
+    assert_eq!(masked(3), masked(3));
+    assert_ne!(masked(3), masked(4));
+    let plain = Device::flex();
+    let y = tensor(&vec![1.0; 4096], [4, 1024], &plain);
+    assert_eq!(values(dropout(&layer, y)), vec![1.0; 4096]);
 }

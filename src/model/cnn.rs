@@ -241,8 +241,8 @@ impl Layer<'_> {
             (Layer::Conv(c), Value::Maps(t)) => Value::Maps(conv_relu(c, t)),
             (Layer::Norm(b), Value::Maps(t)) => Value::Maps(normalize(b, t)),
             (Layer::Pool(_), Value::Maps(t)) => Value::Maps(super::pool_op::max_pool2x2(t)),
-            (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(d.forward(t)),
-            (Layer::Dropout(d), Value::Flat(t)) => Value::Flat(d.forward(t)),
+            (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(super::dropout_op::dropout(d, t)),
+            (Layer::Dropout(d), Value::Flat(t)) => Value::Flat(super::dropout_op::dropout(d, t)),
             (Layer::Gap(g), Value::Maps(t)) => {
                 let [n, c, _, _] = t.dims();
                 Value::Flat(g.forward(t).reshape([n, c]))

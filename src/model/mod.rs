@@ -3,6 +3,7 @@
 pub mod cnn;
 pub mod conv_kernels;
 pub mod conv_op;
+pub mod dropout_op;
 pub mod extract;
 pub mod feature_file;
 pub mod flex_values;

@@ -205,12 +205,16 @@ def main():
     ap.add_argument("--stages", nargs="*", help="train stages to run (default: every one in the record)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", help="write the runs as JSON here")
+    ap.add_argument("--reuse", nargs="*", default=[], metavar="JSON",
+                    help="earlier --out files: a stage whose params and dataset match one of their runs takes that "
+                         "PyTorch result instead of training again (only the burn side is read anew)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     record = json.loads(Path(a.record).read_text())
     stages = {k: v for k, v in record["stages"].items() if v["kind"] == "train" and (not a.stages or k in a.stages)}
     if not stages:
         sys.exit(f"{a.record}: no train stage to run")
+    earlier = [r for f in a.reuse for r in json.loads(Path(f).read_text())["runs"]]
     datasets, runs = {}, []
     for name, st in stages.items():
         p = {**DEFAULTS, **st["params"]}
@@ -218,12 +222,17 @@ def main():
             print(f"{name}: skipped (center loss is not in this reference)", file=sys.stderr)
             continue
         sha = st["inputs"]["data"]["dataset.bin"]
-        if sha not in datasets:
-            datasets[sha] = read_dataset(store_object(a.store, sha))
         burn = json.loads(store_object(a.store, st["outputs"]["metrics.json"]["sha256"]).read_text())
         print(f"{name} (model {p['label']}, seed {p['seed']}, {p['epochs']} epochs)", file=sys.stderr)
-        result = train(p, datasets[sha], lambda s: print(s, file=sys.stderr))
-        runs.append({"stage": name, "label": p["label"], "seed": p["seed"], "params": p, "torch": result,
+        same = [r for r in earlier if r["params"] == p and r.get("dataset", sha) == sha]
+        if same:
+            result = same[0]["torch"]
+            print("  PyTorch result reused from an earlier run of the same params and dataset", file=sys.stderr)
+        else:
+            if sha not in datasets:
+                datasets[sha] = read_dataset(store_object(a.store, sha))
+            result = train(p, datasets[sha], lambda s: print(s, file=sys.stderr))
+        runs.append({"stage": name, "label": p["label"], "seed": p["seed"], "params": p, "dataset": sha, "torch": result,
                      "burn": {"test_loss": burn["test_loss"], "test_accuracy": burn["test_accuracy"]}})
         print(f"  burn {100 * burn['test_accuracy']:.2f}%  PyTorch {100 * result['test_accuracy']:.2f}%", file=sys.stderr)
     print(table(runs))

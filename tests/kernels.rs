@@ -62,8 +62,44 @@ fn an_untracked_input_gets_no_gradient_and_the_rest_is_unchanged() {
     let b = tensor(&random(4, 7), [4], &ad).require_grad();
     let grads = conv3x3(x.clone(), w.clone(), b, false).sum().backward();
     assert!(x.grad(&grads).is_none());
-    let full = conv_kernels::backward(&values(x), &values(w.clone()), &vec![1.0; 3 * 4 * 36], d, true);
+    let full = conv_kernels::backward(&values(x), &values(w.clone()), &vec![1.0; 3 * 4 * 36], None, d, true);
     assert_eq!(values(w.grad(&grads).unwrap()), full.weight);
+}
+
+/// The AVX-512 direct kernels against the im2col + gemm path on the
+/// model's own layer shapes (and odd ones: a partial channel block, a
+/// plane narrower than a vector), with and without a ReLU mask.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn direct_kernels_match_the_im2col_path() {
+    use repro::model::{conv_direct, conv_im2col};
+    if !conv_direct::available() {
+        eprintln!("skipped: this CPU has no AVX-512, so only the im2col path runs");
+        return;
+    }
+    let shapes = [
+        ConvDims { n: 5, c_in: 3, c_out: 64, h: 32, w: 32 },
+        ConvDims { n: 6, c_in: 64, c_out: 64, h: 32, w: 32 },
+        ConvDims { n: 3, c_in: 64, c_out: 128, h: 16, w: 16 },
+        ConvDims { n: 2, c_in: 128, c_out: 256, h: 8, w: 8 },
+        ConvDims { n: 3, c_in: 5, c_out: 40, h: 9, w: 13 },
+        ConvDims { n: 2, c_in: 7, c_out: 3, h: 3, w: 20 },
+    ];
+    for (i, d) in shapes.into_iter().enumerate() {
+        let seed = 100 + 10 * i as u64;
+        let (x, w, b) = (random(d.n * d.input_len(), seed), random(d.c_out * d.c_in * 9, seed + 1), random(d.c_out, seed + 2));
+        let g = random(d.n * d.output_len(), seed + 3);
+        let out = conv_direct::forward(&x, &w, &b, d, true);
+        assert_close(&format!("{d:?} output"), &out, &conv_im2col::forward(&x, &w, &b, d, true));
+        for relu_out in [None, Some(out.as_slice())] {
+            let ours = conv_direct::backward(&x, &w, &g, relu_out, d, true);
+            let theirs = conv_im2col::backward(&x, &w, &g, relu_out, d, true);
+            let name = format!("{d:?} masked {}", relu_out.is_some());
+            assert_close(&format!("{name} grad x"), &ours.input.unwrap(), &theirs.input.unwrap());
+            assert_close(&format!("{name} grad weight"), &ours.weight, &theirs.weight);
+            assert_close(&format!("{name} grad bias"), &ours.bias, &theirs.bias);
+        }
+    }
 }
 
 #[test]
@@ -73,7 +109,7 @@ fn weight_gradient_is_identical_for_one_and_three_threads() {
     let g = random(13 * 6 * 100, 10);
     let on = |threads| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| conv_kernels::backward(&x, &w, &g, d, true))
+        pool.install(|| conv_kernels::backward(&x, &w, &g, None, d, true))
     };
     let (one, three) = (on(1), on(3));
     assert_eq!(one.weight, three.weight);

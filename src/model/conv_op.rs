@@ -70,11 +70,8 @@ impl Backward<Flex, 3> for Conv3x3Step {
         let x: FlexTensor = checkpointer.retrieve_node_output(x_id);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_id);
         let d = dims(&x, &weight);
-        let grad = match relu_out {
-            Some(out) => std::borrow::Cow::Owned(conv_kernels::relu_backward(&floats(&grad), &floats(&out))),
-            None => floats(&grad),
-        };
-        let g = conv_kernels::backward(&floats(&x), &floats(&weight), &grad, d, node_x.is_some());
+        let relu_out = relu_out.as_ref().map(floats);
+        let g = conv_kernels::backward(&floats(&x), &floats(&weight), &floats(&grad), relu_out.as_deref(), d, node_x.is_some());
         if let (Some(node), Some(dx)) = (node_x, g.input) {
             grads.register::<Flex>(node.id, tensor(dx, [d.n, d.c_in, d.h, d.w]));
         }

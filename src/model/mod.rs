@@ -1,6 +1,9 @@
 //! The report's CNN and its Keras-style summary.
 
 pub mod cnn;
+#[cfg(target_arch = "x86_64")]
+pub mod conv_direct;
+pub mod conv_im2col;
 pub mod conv_kernels;
 pub mod conv_op;
 pub mod dropout_op;

@@ -103,6 +103,33 @@ fn direct_kernels_match_the_im2col_path() {
 }
 
 #[test]
+fn inference_batch_norm_gives_burns_values_bit_for_bit() {
+    use repro::model::norm_op::batch_norm_eval;
+    let device = Device::flex();
+    let [n, c, h, w] = [3, 5, 6, 7];
+    let x = tensor(&random(n * c * h * w, 30), [n, c, h, w], &device);
+    let [gamma, beta, mean] = [31, 32, 33].map(|seed| tensor(&random(c, seed), [c], &device));
+    let variance = tensor(&random(c, 34).iter().map(|v| v.abs()).collect::<Vec<_>>(), [c], &device);
+    let ours = batch_norm_eval(x.clone(), gamma.clone(), beta.clone(), mean.clone(), variance.clone(), 1e-3);
+    let burns = burn::tensor::module::batch_norm(x, gamma, beta, mean, variance, 1e-3);
+    assert_eq!(values(ours), values(burns));
+}
+
+#[test]
+fn dropout_mask_is_the_scalar_hash_whatever_the_path() {
+    use repro::model::dropout_op::{apply_mask, dropped};
+    for (len, prob, seed) in [(10_000, 0.25, 7u64), (37, 0.5, u64::MAX), (4096 * 2 + 5, 0.1, 1 << 40)] {
+        let values = random(len, seed % 1000);
+        let out = apply_mask(&values, prob, seed);
+        let scale = (1.0 / (1.0 - prob)) as f32;
+        for (i, (o, v)) in out.iter().zip(&values).enumerate() {
+            let expected = if dropped(seed, i, prob) { 0.0 } else { v * scale };
+            assert_eq!(*o, expected, "element {i} of {len}, prob {prob}");
+        }
+    }
+}
+
+#[test]
 fn weight_gradient_is_identical_for_one_and_three_threads() {
     let d = ConvDims { n: 13, c_in: 8, c_out: 6, h: 10, w: 10 };
     let (x, w) = (random(13 * 8 * 100, 8), random(6 * 8 * 9, 9));
@@ -133,7 +160,7 @@ fn max_pool_matches_burn_in_value_and_gradient() {
     use burn::nn::pool::MaxPool2dConfig;
     use repro::model::pool_op::max_pool2x2;
     let burn_pool = MaxPool2dConfig::new([2, 2]).init();
-    for shape in [[2, 3, 8, 8], [3, 2, 5, 7], [1, 1, 1, 1]] {
+    for shape in [[2, 3, 8, 8], [3, 2, 5, 7], [1, 1, 1, 1], [2, 4, 32, 32], [1, 3, 35, 66], [2, 2, 16, 16]] {
         let ours = pooled(shape, max_pool2x2);
         let reference = pooled(shape, |x| burn_pool.forward(x));
         assert_eq!(ours, reference, "{shape:?}");

@@ -208,12 +208,14 @@ fn conv_relu(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     super::conv_op::conv3x3(x, layer.weight.val(), bias, true)
 }
 
-/// BatchNorm through `norm_op` when training (burn's own `forward` for
-/// inference), updating the running statistics exactly as burn's
-/// `BatchNorm::forward` does.
+/// BatchNorm through `norm_op`: with the running statistics for inference
+/// (the values of burn's `BatchNorm::forward`), with the batch's when
+/// training, updating the running statistics exactly as burn does.
 fn normalize(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
-        return bn.forward(x);
+        let device = x.device();
+        let (mean, variance) = (bn.running_mean.value().to_device(&device), bn.running_var.value().to_device(&device));
+        return super::norm_op::batch_norm_eval(x, bn.gamma.val(), bn.beta.val(), mean, variance, bn.epsilon);
     }
     let (output, mean, variance) = super::norm_op::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
     let device = output.device();

@@ -15,8 +15,10 @@
 //! reducing, so a group's share is the same whatever the thread count.
 
 use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel};
+use super::scratch;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Whether this CPU runs these kernels.
 pub fn available() -> bool {
@@ -115,15 +117,14 @@ impl Geometry {
     }
 
     /// Keeps the real pixels of forward output rows, in [c, h, w].
-    fn unpad(&self, tiled: &[f32], relu: bool, dst: &mut [f32]) {
+    fn unpad(&self, tiled: &[f32], relu: bool, dst: &mut [MaybeUninit<f32>]) {
         let run = self.tiles * self.tile();
+        assert_eq!(dst.len() % (self.h * self.w), 0, "unpad fills whole planes");
         for (plane, rows) in dst.chunks_mut(self.h * self.w).zip(tiled.chunks(run)) {
             for (y, row) in plane.chunks_mut(self.w).enumerate() {
                 let src = &rows[y * self.wp..][..self.w];
-                if relu {
-                    row.iter_mut().zip(src).for_each(|(d, v)| *d = v.max(0.0));
-                } else {
-                    row.copy_from_slice(src);
+                for (d, v) in row.iter_mut().zip(src) {
+                    d.write(if relu { v.max(0.0) } else { *v });
                 }
             }
         }
@@ -145,29 +146,28 @@ fn pack(weight: &[f32], c_out: usize, c_in: usize, geo: Geometry) -> Vec<f32> {
     packed
 }
 
-/// Scratch buffers of one task, reused image after image.
-struct Scratch {
-    padded: Vec<f32>,
-    tiled: Vec<f32>,
-}
-
 /// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool) -> Vec<f32> {
     assert!(available(), "the direct convolution needs AVX-512");
     let geo = Geometry::new(d.h, d.w);
     let packed = pack(weight, d.c_out, d.c_in, geo);
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
-    let mut out = vec![0.0f32; d.n * out_len];
-    out.par_chunks_mut(IMAGES_PER_TASK * out_len).zip(x.par_chunks(IMAGES_PER_TASK * in_len)).for_each_init(
-        || Scratch { padded: vec![0.0; geo.buffer_len(d.c_in)], tiled: vec![0.0; geo.tiled_len(d.c_out)] },
-        |scratch, (out, x)| {
+    let mut out: Vec<f32> = Vec::with_capacity(d.n * out_len);
+    out.spare_capacity_mut()[..d.n * out_len]
+        .par_chunks_mut(IMAGES_PER_TASK * out_len)
+        .zip(x.par_chunks(IMAGES_PER_TASK * in_len))
+        .for_each(|(out, x)| {
+            let (mut padded, mut tiled) = (scratch::take(geo.buffer_len(d.c_in)), scratch::take(geo.tiled_len(d.c_out)));
             for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-                geo.pad(x, None, &mut scratch.padded);
-                convolve_padded(&scratch.padded, d.c_in, &packed, bias, d.c_out, geo, &mut scratch.tiled);
-                geo.unpad(&scratch.tiled, relu, out);
+                geo.pad(x, None, &mut padded);
+                convolve_padded(&padded, d.c_in, &packed, bias, d.c_out, geo, &mut tiled);
+                geo.unpad(&tiled, relu, out);
             }
-        },
-    );
+            scratch::give(padded);
+            scratch::give(tiled);
+        });
+    // SAFETY: unpad wrote every value of every image.
+    unsafe { out.set_len(d.n * out_len) };
     out
 }
 
@@ -178,7 +178,8 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
     let geo = Geometry::new(d.h, d.w);
     let flipped = pack(&flipped_kernel(weight, d), d.c_in, d.c_out, geo);
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
-    let mut grad_x = vec![0.0f32; if want_input { d.n * in_len } else { 0 }];
+    let dx_len = if want_input { d.n * in_len } else { 0 };
+    let mut grad_x: Vec<f32> = Vec::with_capacity(dx_len);
     let groups: Vec<Group> = (0..d.n.div_ceil(IMAGES_PER_TASK))
         .map(|i| {
             let images = i * IMAGES_PER_TASK..((i + 1) * IMAGES_PER_TASK).min(d.n);
@@ -189,10 +190,12 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
             }
         })
         .collect();
-    let mut dx_chunks: Vec<&mut [f32]> = grad_x.chunks_mut(IMAGES_PER_TASK * in_len).collect();
+    let mut dx_chunks: Vec<&mut [MaybeUninit<f32>]> = grad_x.spare_capacity_mut()[..dx_len].chunks_mut(IMAGES_PER_TASK * in_len).collect();
     dx_chunks.resize_with(groups.len(), Default::default);
     let partials: Vec<(Vec<f32>, Vec<f32>)> =
         groups.par_iter().zip(dx_chunks.into_par_iter()).map(|(group, dx)| group.backward(&flipped, d, geo, dx)).collect();
+    // SAFETY: each group's unpad wrote every value of its images' input gradients.
+    unsafe { grad_x.set_len(dx_len) };
     let (weights, biases): (Vec<Vec<f32>>, Vec<Vec<f32>>) = partials.into_iter().unzip();
     ConvGrads { input: want_input.then_some(grad_x), weight: sum_in_order(&weights), bias: sum_in_order(&biases) }
 }
@@ -227,28 +230,30 @@ impl Group<'_> {
 
     /// This group's weight and bias gradients; its input gradient goes to
     /// `dx` when that is not empty.
-    fn backward(&self, flipped: &[f32], d: ConvDims, geo: Geometry, dx: &mut [f32]) -> (Vec<f32>, Vec<f32>) {
+    fn backward(&self, flipped: &[f32], d: ConvDims, geo: Geometry, dx: &mut [MaybeUninit<f32>]) -> (Vec<f32>, Vec<f32>) {
         let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
         let images = self.x.len() / in_len;
         let (x_len, b_len) = (geo.buffer_len(d.c_in), geo.blocked_len(d.c_out));
-        let mut xs = vec![0.0f32; images * x_len];
-        let mut blocked = vec![0.0f32; images * b_len];
+        let (mut xs, mut blocked) = (scratch::take(images * x_len), scratch::take(images * b_len));
         for i in 0..images {
             geo.pad(&self.x[i * in_len..][..in_len], None, &mut xs[i * x_len..][..x_len]);
             geo.block_gradient(self.grad(i, out_len), self.mask(i, out_len), &mut blocked[i * b_len..][..b_len]);
         }
         let grad_w = weight_grad(&xs, &blocked, images, d, geo);
         let grad_b = bias_grad(&blocked, images, d, geo);
+        scratch::give(xs);
+        scratch::give(blocked);
         if !dx.is_empty() {
             // Image by image, so the padded gradient stays in cache.
-            let mut padded = vec![0.0f32; geo.buffer_len(d.c_out)];
-            let mut tiled = vec![0.0f32; geo.tiled_len(d.c_in)];
+            let (mut padded, mut tiled) = (scratch::take(geo.buffer_len(d.c_out)), scratch::take(geo.tiled_len(d.c_in)));
             let zero_bias = vec![0.0f32; d.c_in];
             for (i, dx) in dx.chunks_mut(in_len).enumerate() {
                 geo.pad(self.grad(i, out_len), self.mask(i, out_len), &mut padded);
                 convolve_padded(&padded, d.c_out, flipped, &zero_bias, d.c_in, geo, &mut tiled);
                 geo.unpad(&tiled, false, dx);
             }
+            scratch::give(padded);
+            scratch::give(tiled);
         }
         (grad_w, grad_b)
     }

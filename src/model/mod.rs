@@ -13,6 +13,7 @@ pub mod flex_values;
 pub mod input;
 pub mod norm_op;
 pub mod pool_op;
+pub mod scratch;
 pub mod summary;
 pub mod weights;
 

@@ -31,6 +31,69 @@ pub trait BatchNormBackend: Backend {
     fn batch_norm_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64) -> BatchNormed<Self>;
 }
 
+#[backend_extension(Flex, Autodiff)]
+pub trait BatchNormEvalBackend: Backend {
+    /// x [n, c, h, w], the rest [c]: ((x - mean) / sqrt(variance + epsilon)) * gamma + beta,
+    /// in burn's order of f32 operations, in one pass.
+    fn batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+/// Inference-mode batch normalisation with given (running) statistics; the
+/// same values as burn's `batch_norm`, which takes four passes over x.
+pub fn batch_norm_eval(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, mean: Tensor<1>, variance: Tensor<1>, epsilon: f64) -> Tensor<4> {
+    let [x, gamma, beta, mean, variance] =
+        [x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), mean.into_dispatch(), variance.into_dispatch()];
+    Tensor::from_dispatch(<Dispatch as BatchNormEvalBackend>::batch_norm_eval(x, gamma, beta, mean, variance, epsilon))
+}
+
+impl BatchNormEvalBackend for Flex {
+    fn batch_norm_eval(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let [n, c, h, w] = x.shape().dims();
+        let (gamma, beta, mean, variance) = (floats(&gamma), floats(&beta), floats(&mean), floats(&variance));
+        let std: Vec<f32> = variance.iter().map(|v| (v + epsilon as f32).sqrt()).collect();
+        let x = floats(&x);
+        let mut out: Vec<f32> = Vec::with_capacity(x.len());
+        out.spare_capacity_mut()[..x.len()].par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
+            let k = plane % c;
+            let (m, s, g, b) = (mean[k], std[k], gamma[k], beta[k]);
+            out.iter_mut().zip(x).for_each(|(o, v)| {
+                o.write(((v - m) / s) * g + b);
+            });
+        });
+        // SAFETY: the planes cover the whole output and each was written.
+        unsafe { out.set_len(x.len()) };
+        tensor(out, [n, c, h, w])
+    }
+}
+
+impl<C: CheckpointStrategy> BatchNormEvalBackend for Autodiff<Flex, C> {
+    /// Differentiable (Grad-CAM runs the model in eval mode): burn's own composition.
+    fn batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon)
+    }
+}
+
 /// Training-mode batch normalisation: (output, batch mean, batch variance).
 pub fn batch_norm_train(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     let r = <Dispatch as BatchNormBackend>::batch_norm_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon);
@@ -108,11 +171,15 @@ fn forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) 
     let stats = statistics(&x, [n, c, h * w]);
     let scale: Vec<f32> = stats.variance.iter().zip(gamma.iter()).map(|(v, g)| g / (v + epsilon as f32).sqrt()).collect();
     let shift: Vec<f32> = (0..c).map(|k| beta[k] - stats.mean[k] * scale[k]).collect();
-    let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
+    let mut out: Vec<f32> = Vec::with_capacity(x.len());
+    out.spare_capacity_mut()[..x.len()].par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
         let (a, b) = (scale[plane % c], shift[plane % c]);
-        out.iter_mut().zip(x).for_each(|(o, v)| *o = v * a + b);
+        out.iter_mut().zip(x).for_each(|(o, v)| {
+            o.write(v * a + b);
+        });
     });
+    // SAFETY: the planes cover the output and every value was written.
+    unsafe { out.set_len(x.len()) };
     (tensor(out, [n, c, h, w]), stats)
 }
 
@@ -127,12 +194,28 @@ fn statistics(x: &[f32], shape @ [n, c, hw]: [usize; 3]) -> Stats {
     let (mean, variance) = (0..c)
         .into_par_iter()
         .map(|k| {
-            let mean = channel(x, k, shape).flatten().map(|&v| v as f64).sum::<f64>() / count;
-            let var = channel(x, k, shape).flatten().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / count;
+            let mean = channel(x, k, shape).map(|plane| sum8(plane, plane, |v, _| v as f64)).sum::<f64>() / count;
+            let var = channel(x, k, shape).map(|plane| sum8(plane, plane, |v, _| (v as f64 - mean).powi(2))).sum::<f64>() / count;
             (mean as f32, var as f32)
         })
         .unzip();
     Stats { mean, variance }
+}
+
+/// The f64 sum of f(a[i], b[i]), in eight interleaved running sums: a
+/// single running sum is one long chain of dependent additions that the
+/// compiler may not reorder, and ran at a fraction of the memory speed.
+fn sum8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mut sums = [0.0f64; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| f(*x, *y)).sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for ((s, x), y) in sums.iter_mut().zip(x).zip(y) {
+            *s += f(*x, *y);
+        }
+    }
+    sums.iter().sum::<f64>() + tail
 }
 
 struct NormGrads {
@@ -151,23 +234,25 @@ fn backward(x: &[f32], gamma: &[f32], dy: &[f32], stats: &Stats, epsilon: f64, s
             let (m, s) = (stats.mean[k], inv_std[k]);
             let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
             for (xs, gs) in channel(x, k, shape).zip(channel(dy, k, shape)) {
-                for (v, g) in xs.iter().zip(gs) {
-                    sum_dy += *g as f64;
-                    sum_dy_xhat += (*g * (v - m) * s) as f64;
-                }
+                sum_dy += sum8(gs, gs, |g, _| g as f64);
+                sum_dy_xhat += sum8(gs, xs, |g, v| (g * (v - m) * s) as f64);
             }
             (sum_dy as f32, sum_dy_xhat as f32)
         })
         .unzip();
     let count = (n * hw) as f32;
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(hw).zip(x.par_chunks(hw).zip(dy.par_chunks(hw))).enumerate().for_each(|(plane, (dx, (x, dy)))| {
-        let k = plane % c;
-        let (m, s, scale) = (stats.mean[k], inv_std[k], gamma[k] * inv_std[k]);
-        let (mean_dy, mean_dy_xhat) = (beta[k] / count, gamma_grad[k] / count);
-        for ((o, v), g) in dx.iter_mut().zip(x).zip(dy) {
-            *o = scale * (g - mean_dy - (v - m) * s * mean_dy_xhat);
-        }
-    });
+    let mut dx: Vec<f32> = Vec::with_capacity(x.len());
+    dx.spare_capacity_mut()[..x.len()].par_chunks_mut(hw).zip(x.par_chunks(hw).zip(dy.par_chunks(hw))).enumerate().for_each(
+        |(plane, (dx, (x, dy)))| {
+            let k = plane % c;
+            let (m, s, scale) = (stats.mean[k], inv_std[k], gamma[k] * inv_std[k]);
+            let (mean_dy, mean_dy_xhat) = (beta[k] / count, gamma_grad[k] / count);
+            for ((o, v), g) in dx.iter_mut().zip(x).zip(dy) {
+                o.write(scale * (g - mean_dy - (v - m) * s * mean_dy_xhat));
+            }
+        },
+    );
+    // SAFETY: the planes cover dx and every value was written.
+    unsafe { dx.set_len(x.len()) };
     NormGrads { x: dx, gamma: gamma_grad, beta }
 }

@@ -39,6 +39,14 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The model's convolutions through both kernel paths (direct AVX-512,
+    /// im2col + gemm): forward, weight- and input-gradient ms and GFLOP/s.
+    Conv {
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// t-SNE against openTSNE (bench/opentsne_bench.py, when installed) on
     /// labelled Gaussian clusters in 50-D: time, 10-NN accuracy and exact
     /// KL(P || Q) against one fixed P (perplexity 30, exact neighbours).
@@ -62,6 +70,7 @@ pub fn run(what: &BenchWhat, cli: &Cli, _threads: usize) -> anyhow::Result<()> {
         BenchWhat::Data { source } => data(source),
         BenchWhat::Train { steps } => train(*steps, _threads),
         BenchWhat::Layers { batch, rounds } => crate::bench_layers::layers(*batch, *rounds),
+        BenchWhat::Conv { batch, rounds } => crate::bench_conv::conv(*batch, *rounds),
         BenchWhat::Tsne { sizes, dims } => crate::bench_tsne::tsne(sizes, dims, _threads),
         BenchWhat::Pca { n } => crate::bench_tsne::pca(*n),
     }

@@ -2,6 +2,7 @@
 //! with EM Algorithms" from raw data as a pipeline of cached stages.
 
 pub mod bench;
+pub mod bench_conv;
 pub mod bench_layers;
 pub mod bench_tsne;
 pub mod cli;

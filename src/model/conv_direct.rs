@@ -8,11 +8,15 @@
 //! the two q per row that land in the padding columns are computed and
 //! dropped (forward) or given a zero gradient (backward).
 //!
-//! Forward and input gradient share one kernel: the input gradient is the
-//! forward convolution of the padded output gradient with the kernel flipped
-//! and its channel axes swapped. The weight gradient keeps one register per
-//! (output channel, tap) and sums over every q of a group of images before
-//! reducing, so a group's share is the same whatever the thread count.
+//! Forward and input gradient share one kernel (8 output channels x 48 q,
+//! or 4 x 80 for 8x8 planes, in 24 or 20 registers): the input gradient is
+//! the forward convolution of the padded output gradient with the kernel
+//! flipped and its channel axes swapped. The weight gradient is vectorised
+//! over output channels instead: the output gradient is first reordered to
+//! [channel block][pixel][32 channels], and each pixel's 9 input values are
+//! broadcast against two vectors of it into 18 registers, one per (tap,
+//! 16 channels), summed over every pixel of a group of images. A group's
+//! share is therefore the same whatever the thread count.
 
 use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel};
 use super::scratch;
@@ -72,7 +76,7 @@ impl Geometry {
         channels * self.stride + self.tiles * self.tile() + 2 * self.wp + 2
     }
 
-    /// Forward output rows: `channels` runs of tiles * TILE q.
+    /// Forward output rows: `channels` runs of tiles * tile() q.
     fn tiled_len(&self, channels: usize) -> usize {
         channels * self.tiles * self.tile()
     }
@@ -118,8 +122,8 @@ impl Geometry {
 
     /// Keeps the real pixels of forward output rows, in [c, h, w].
     fn unpad(&self, tiled: &[f32], relu: bool, dst: &mut [MaybeUninit<f32>]) {
-        let run = self.tiles * self.tile();
-        assert_eq!(dst.len() % (self.h * self.w), 0, "unpad fills whole planes");
+        let (run, hw) = (self.tiles * self.tile(), self.h * self.w);
+        assert!(dst.len().is_multiple_of(hw) && tiled.len() >= dst.len() / hw * run, "unpad fills whole planes");
         for (plane, rows) in dst.chunks_mut(self.h * self.w).zip(tiled.chunks(run)) {
             for (y, row) in plane.chunks_mut(self.w).enumerate() {
                 let src = &rows[y * self.wp..][..self.w];
@@ -197,13 +201,14 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
     // SAFETY: each group's unpad wrote every value of its images' input gradients.
     unsafe { grad_x.set_len(dx_len) };
     let (weights, biases): (Vec<Vec<f32>>, Vec<Vec<f32>>) = partials.into_iter().unzip();
-    ConvGrads { input: want_input.then_some(grad_x), weight: sum_in_order(&weights), bias: sum_in_order(&biases) }
+    ConvGrads { input: want_input.then_some(grad_x), weight: sum_in_order(&weights, weight.len()), bias: sum_in_order(&biases, d.c_out) }
 }
 
-/// The element-wise sum of equally long vectors, added in the order given
-/// (so the same for any thread count); spread over the threads by element.
-fn sum_in_order(parts: &[Vec<f32>]) -> Vec<f32> {
-    let mut sum = parts[0].clone();
+/// The element-wise sum of vectors of `len` values, added in the order
+/// given (so the same for any thread count); spread over the threads by element.
+fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
+    let Some(first) = parts.first() else { return vec![0.0; len] };
+    let mut sum = first.clone();
     sum.par_chunks_mut(4096).enumerate().for_each(|(chunk, sum)| {
         for part in &parts[1..] {
             sum.iter_mut().zip(&part[chunk * 4096..]).for_each(|(acc, v)| *acc += v);
@@ -275,7 +280,7 @@ fn bias_grad(blocked: &[f32], images: usize, d: ConvDims, geo: Geometry) -> Vec<
     sums
 }
 
-/// Forward rows (tiles * TILE q per output channel) of the convolution of
+/// Forward rows (tiles * tile() q per output channel) of the convolution of
 /// padded planes `src` [c_src] with a packed kernel.
 fn convolve_padded(src: &[f32], c_src: usize, packed: &[f32], bias: &[f32], c_dst: usize, geo: Geometry, tiled: &mut [f32]) {
     assert!(src.len() >= geo.buffer_len(c_src) && tiled.len() >= geo.tiled_len(c_dst) && packed.len() == c_dst * c_src * 9);

@@ -1,7 +1,9 @@
-//! Batch normalisation in training mode (the batch's own statistics) as a
-//! burn backend extension: one pass for the statistics, one for the output,
-//! and the same for the backward. burn-flex composes it from a dozen tensor
-//! operations, several of them transposing copies of the whole activation.
+//! Batch normalisation as burn backend extensions. Training mode (the
+//! batch's own statistics): one pass for the statistics, one for the
+//! output, and the same for the backward; burn-flex composes it from a
+//! dozen tensor operations, several of them transposing copies of the
+//! whole activation. Inference mode (given statistics): one pass where
+//! burn takes four, with the same f32 operations in the same order.
 
 use super::flex_values::{floats, tensor};
 use burn::backend::autodiff::NodeId;

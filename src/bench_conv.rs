@@ -56,6 +56,5 @@ fn median_ms(rounds: usize, mut run: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
-    ms.sort_by(f64::total_cmp);
-    ms[ms.len() / 2]
+    crate::bench_layers::median(&mut ms)
 }

@@ -70,7 +70,7 @@ fn weighted<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<1> {
     (t * r).sum()
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

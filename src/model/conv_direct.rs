@@ -18,7 +18,8 @@
 //! 16 channels), summed over every pixel of a group of images. A group's
 //! share is therefore the same whatever the thread count.
 
-use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel};
+use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, sum_in_order};
+use super::flex_values::{filled, lanes};
 use super::scratch;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -156,23 +157,21 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool)
     let geo = Geometry::new(d.h, d.w);
     let packed = pack(weight, d.c_out, d.c_in, geo);
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
-    let mut out: Vec<f32> = Vec::with_capacity(d.n * out_len);
-    out.spare_capacity_mut()[..d.n * out_len]
-        .par_chunks_mut(IMAGES_PER_TASK * out_len)
-        .zip(x.par_chunks(IMAGES_PER_TASK * in_len))
-        .for_each(|(out, x)| {
-            let (mut padded, mut tiled) = (scratch::take(geo.buffer_len(d.c_in)), scratch::take(geo.tiled_len(d.c_out)));
-            for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-                geo.pad(x, None, &mut padded);
-                convolve_padded(&padded, d.c_in, &packed, bias, d.c_out, geo, &mut tiled);
-                geo.unpad(&tiled, relu, out);
-            }
-            scratch::give(padded);
-            scratch::give(tiled);
-        });
-    // SAFETY: unpad wrote every value of every image.
-    unsafe { out.set_len(d.n * out_len) };
-    out
+    // SAFETY: unpad writes every value of every image.
+    unsafe {
+        filled(d.n * out_len, |out| {
+            out.par_chunks_mut(IMAGES_PER_TASK * out_len).zip(x.par_chunks(IMAGES_PER_TASK * in_len)).for_each(|(out, x)| {
+                let (mut padded, mut tiled) = (scratch::take(geo.buffer_len(d.c_in)), scratch::take(geo.tiled_len(d.c_out)));
+                for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
+                    geo.pad(x, None, &mut padded);
+                    convolve_padded(&padded, d.c_in, &packed, bias, d.c_out, geo, &mut tiled);
+                    geo.unpad(&tiled, relu, out);
+                }
+                scratch::give(padded);
+                scratch::give(tiled);
+            })
+        })
+    }
 }
 
 /// Gradients for weight and bias, and for the input when `want_input`,
@@ -180,10 +179,8 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool)
 pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[f32]>, d: ConvDims, want_input: bool) -> ConvGrads {
     assert!(available(), "the direct convolution needs AVX-512");
     let geo = Geometry::new(d.h, d.w);
-    let flipped = pack(&flipped_kernel(weight, d), d.c_in, d.c_out, geo);
+    let flipped = want_input.then(|| pack(&flipped_kernel(weight, d), d.c_in, d.c_out, geo));
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
-    let dx_len = if want_input { d.n * in_len } else { 0 };
-    let mut grad_x: Vec<f32> = Vec::with_capacity(dx_len);
     let groups: Vec<Group> = (0..d.n.div_ceil(IMAGES_PER_TASK))
         .map(|i| {
             let images = i * IMAGES_PER_TASK..((i + 1) * IMAGES_PER_TASK).min(d.n);
@@ -194,27 +191,19 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
             }
         })
         .collect();
-    let mut dx_chunks: Vec<&mut [MaybeUninit<f32>]> = grad_x.spare_capacity_mut()[..dx_len].chunks_mut(IMAGES_PER_TASK * in_len).collect();
-    dx_chunks.resize_with(groups.len(), Default::default);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> =
-        groups.par_iter().zip(dx_chunks.into_par_iter()).map(|(group, dx)| group.backward(&flipped, d, geo, dx)).collect();
-    // SAFETY: each group's unpad wrote every value of its images' input gradients.
-    unsafe { grad_x.set_len(dx_len) };
+    let mut partials: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+    let dx_len = if want_input { d.n * in_len } else { 0 };
+    // SAFETY: with the kernel flipped (want_input), each group's unpad
+    // writes every value of its images' input gradients.
+    let grad_x = unsafe {
+        filled(dx_len, |dx| {
+            let mut chunks: Vec<&mut [MaybeUninit<f32>]> = dx.chunks_mut(IMAGES_PER_TASK * in_len).collect();
+            chunks.resize_with(groups.len(), Default::default);
+            partials = groups.par_iter().zip(chunks).map(|(group, dx)| group.backward(flipped.as_deref(), d, geo, dx)).collect();
+        })
+    };
     let (weights, biases): (Vec<Vec<f32>>, Vec<Vec<f32>>) = partials.into_iter().unzip();
     ConvGrads { input: want_input.then_some(grad_x), weight: sum_in_order(&weights, weight.len()), bias: sum_in_order(&biases, d.c_out) }
-}
-
-/// The element-wise sum of vectors of `len` values, added in the order
-/// given (so the same for any thread count); spread over the threads by element.
-fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
-    let Some(first) = parts.first() else { return vec![0.0; len] };
-    let mut sum = first.clone();
-    sum.par_chunks_mut(4096).enumerate().for_each(|(chunk, sum)| {
-        for part in &parts[1..] {
-            sum.iter_mut().zip(&part[chunk * 4096..]).for_each(|(acc, v)| *acc += v);
-        }
-    });
-    sum
 }
 
 /// A group of images of the batch with their output gradients.
@@ -233,9 +222,9 @@ impl Group<'_> {
         self.relu_out.map(|o| &o[image * out_len..][..out_len])
     }
 
-    /// This group's weight and bias gradients; its input gradient goes to
-    /// `dx` when that is not empty.
-    fn backward(&self, flipped: &[f32], d: ConvDims, geo: Geometry, dx: &mut [MaybeUninit<f32>]) -> (Vec<f32>, Vec<f32>) {
+    /// This group's weight and bias gradients; with the flipped kernel, its
+    /// input gradient goes to `dx`.
+    fn backward(&self, flipped: Option<&[f32]>, d: ConvDims, geo: Geometry, dx: &mut [MaybeUninit<f32>]) -> (Vec<f32>, Vec<f32>) {
         let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
         let images = self.x.len() / in_len;
         let (x_len, b_len) = (geo.buffer_len(d.c_in), geo.blocked_len(d.c_out));
@@ -248,7 +237,7 @@ impl Group<'_> {
         let grad_b = bias_grad(&blocked, images, d, geo);
         scratch::give(xs);
         scratch::give(blocked);
-        if !dx.is_empty() {
+        if let Some(flipped) = flipped {
             // Image by image, so the padded gradient stays in cache.
             let (mut padded, mut tiled) = (scratch::take(geo.buffer_len(d.c_out)), scratch::take(geo.tiled_len(d.c_in)));
             let zero_bias = vec![0.0f32; d.c_in];
@@ -404,11 +393,6 @@ unsafe fn grad_kernel(x: (&[f32], usize, usize), g: (&[f32], usize, usize), imag
         }
     }
     sums
-}
-
-/// The first `lanes` bits set: the lanes of a vector that `len` values fill.
-fn lanes(len: usize) -> __mmask16 {
-    if len >= 16 { 0xffff } else { (1u16 << len) - 1 }
 }
 
 /// 16 values from `src` (only the `lanes` ones read, the rest zero), each

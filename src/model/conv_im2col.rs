@@ -6,7 +6,7 @@
 //! product with the [c_out, c_in*9] kernel, single-threaded; rayon spreads
 //! the fixed groups of images over the threads.
 
-use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, relu_backward};
+use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, relu_backward, sum_in_order};
 use rayon::prelude::*;
 
 /// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.
@@ -42,11 +42,8 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
         .zip(grad_out.par_chunks(IMAGES_PER_TASK * d.output_len()))
         .map_init(|| vec![0.0f32; patch_rows(d) * d.plane()], |patches, (x, g)| weight_grad_task(x, g, d, patches))
         .collect();
-    let (mut grad_w, mut grad_b) = (vec![0.0f32; weight.len()], vec![0.0f32; d.c_out]);
-    for (w, b) in &partials {
-        grad_w.iter_mut().zip(w).for_each(|(acc, v)| *acc += v);
-        grad_b.iter_mut().zip(b).for_each(|(acc, v)| *acc += v);
-    }
+    let (weights, biases): (Vec<Vec<f32>>, Vec<Vec<f32>>) = partials.into_iter().unzip();
+    let (grad_w, grad_b) = (sum_in_order(&weights, weight.len()), sum_in_order(&biases, d.c_out));
     // The input gradient is the "same" convolution of the output gradient
     // with the kernel flipped in space and its channel axes swapped.
     let input = want_input.then(|| {

@@ -99,6 +99,20 @@ pub fn flipped_kernel(weight: &[f32], d: ConvDims) -> Vec<f32> {
     flipped
 }
 
+/// The element-wise sum of vectors of `len` values, added in the order
+/// given (so the same for any thread count); spread over the threads by element.
+pub fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    let Some(first) = parts.first() else { return vec![0.0; len] };
+    let mut sum = first.clone();
+    sum.par_chunks_mut(4096).enumerate().for_each(|(chunk, sum)| {
+        for part in &parts[1..] {
+            sum.iter_mut().zip(&part[chunk * 4096..]).for_each(|(acc, v)| *acc += v);
+        }
+    });
+    sum
+}
+
 fn check_lengths(x: &[f32], weight: &[f32], d: ConvDims) {
     assert_eq!(x.len(), d.n * d.input_len(), "conv input has the wrong length for {d:?}");
     assert_eq!(weight.len(), d.c_out * d.c_in * 9, "conv kernel has the wrong length for {d:?}");

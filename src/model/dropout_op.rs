@@ -5,7 +5,7 @@
 //! the backward step instead of stored. The seed comes from burn's device
 //! RNG, so a run stays determined by `Device::seed`.
 
-use super::flex_values::floats;
+use super::flex_values::{filled, floats};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -16,6 +16,7 @@ use burn::nn::Dropout;
 use burn::tensor::{Distribution, Tensor, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 #[backend_extension(Flex, Autodiff)]
 pub trait DropoutBackend: Backend {
@@ -61,28 +62,25 @@ pub fn apply_mask(values: &[f32], prob: f64, seed: u64) -> Vec<f32> {
     const CHUNK: usize = 4096;
     let scale = (1.0 / (1.0 - prob)) as f32;
     let simd = simd::available();
-    let mut out: Vec<f32> = Vec::with_capacity(values.len());
-    out.spare_capacity_mut()[..values.len()].par_chunks_mut(CHUNK).zip(values.par_chunks(CHUNK)).enumerate().for_each(
-        |(chunk, (out, values))| {
-            let first = chunk * CHUNK;
-            if simd {
-                // SAFETY: available() was checked.
-                unsafe { simd::apply_mask(values, first as u64, seed, threshold(prob), scale, out) };
-            } else {
-                for (i, (o, v)) in out.iter_mut().zip(values).enumerate() {
-                    o.write(if dropped(seed, first + i, prob) { 0.0 } else { v * scale });
-                }
+    let chunk = |(index, (out, values)): (usize, (&mut [MaybeUninit<f32>], &[f32]))| {
+        let first = index * CHUNK;
+        if simd {
+            // SAFETY: available() was checked.
+            unsafe { simd::apply_mask(values, first as u64, seed, threshold(prob), scale, out) };
+        } else {
+            for (i, (o, v)) in out.iter_mut().zip(values).enumerate() {
+                o.write(if dropped(seed, first + i, prob) { 0.0 } else { v * scale });
             }
-        },
-    );
-    // SAFETY: the chunks cover the output and every value was written.
-    unsafe { out.set_len(values.len()) };
-    out
+        }
+    };
+    // SAFETY: the chunks cover the output and each writes all its values.
+    unsafe { filled(values.len(), |out| out.par_chunks_mut(CHUNK).zip(values.par_chunks(CHUNK)).enumerate().for_each(chunk)) }
 }
 
 /// The mask 16 elements at a time: SplitMix64 on two vectors of 8 indices.
 #[cfg(target_arch = "x86_64")]
 mod simd {
+    use super::super::flex_values::lanes;
     use super::{GOLDEN, MIX1, MIX2};
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
@@ -108,7 +106,7 @@ mod simd {
         assert_eq!(values.len(), out.len());
         for at in (0..values.len()).step_by(16) {
             let len = (values.len() - at).min(16);
-            let lanes: __mmask16 = if len == 16 { 0xffff } else { (1u16 << len) - 1 };
+            let lanes = lanes(len);
             let i = first + at as u64;
             let dropped = dropped8(i, seed, threshold) as u16 | (dropped8(i + 8, seed, threshold) as u16) << 8;
             unsafe {

@@ -5,7 +5,7 @@
 //! whole activation. Inference mode (given statistics): one pass where
 //! burn takes four, with the same f32 operations in the same order.
 
-use super::flex_values::{floats, tensor};
+use super::flex_values::{filled, floats, tensor};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -68,16 +68,18 @@ impl BatchNormEvalBackend for Flex {
         let (gamma, beta, mean, variance) = (floats(&gamma), floats(&beta), floats(&mean), floats(&variance));
         let std: Vec<f32> = variance.iter().map(|v| (v + epsilon as f32).sqrt()).collect();
         let x = floats(&x);
-        let mut out: Vec<f32> = Vec::with_capacity(x.len());
-        out.spare_capacity_mut()[..x.len()].par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
-            let k = plane % c;
-            let (m, s, g, b) = (mean[k], std[k], gamma[k], beta[k]);
-            out.iter_mut().zip(x).for_each(|(o, v)| {
-                o.write(((v - m) / s) * g + b);
-            });
-        });
-        // SAFETY: the planes cover the whole output and each was written.
-        unsafe { out.set_len(x.len()) };
+        // SAFETY: the planes cover the output and each is written whole.
+        let out = unsafe {
+            filled(x.len(), |out| {
+                out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
+                    let k = plane % c;
+                    let (m, s, g, b) = (mean[k], std[k], gamma[k], beta[k]);
+                    out.iter_mut().zip(x).for_each(|(o, v)| {
+                        o.write(((v - m) / s) * g + b);
+                    });
+                })
+            })
+        };
         tensor(out, [n, c, h, w])
     }
 }
@@ -173,15 +175,17 @@ fn forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) 
     let stats = statistics(&x, [n, c, h * w]);
     let scale: Vec<f32> = stats.variance.iter().zip(gamma.iter()).map(|(v, g)| g / (v + epsilon as f32).sqrt()).collect();
     let shift: Vec<f32> = (0..c).map(|k| beta[k] - stats.mean[k] * scale[k]).collect();
-    let mut out: Vec<f32> = Vec::with_capacity(x.len());
-    out.spare_capacity_mut()[..x.len()].par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
-        let (a, b) = (scale[plane % c], shift[plane % c]);
-        out.iter_mut().zip(x).for_each(|(o, v)| {
-            o.write(v * a + b);
-        });
-    });
-    // SAFETY: the planes cover the output and every value was written.
-    unsafe { out.set_len(x.len()) };
+    // SAFETY: the planes cover the output and each is written whole.
+    let out = unsafe {
+        filled(x.len(), |out| {
+            out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(plane, (out, x))| {
+                let (a, b) = (scale[plane % c], shift[plane % c]);
+                out.iter_mut().zip(x).for_each(|(o, v)| {
+                    o.write(v * a + b);
+                });
+            })
+        })
+    };
     (tensor(out, [n, c, h, w]), stats)
 }
 
@@ -243,18 +247,18 @@ fn backward(x: &[f32], gamma: &[f32], dy: &[f32], stats: &Stats, epsilon: f64, s
         })
         .unzip();
     let count = (n * hw) as f32;
-    let mut dx: Vec<f32> = Vec::with_capacity(x.len());
-    dx.spare_capacity_mut()[..x.len()].par_chunks_mut(hw).zip(x.par_chunks(hw).zip(dy.par_chunks(hw))).enumerate().for_each(
-        |(plane, (dx, (x, dy)))| {
-            let k = plane % c;
-            let (m, s, scale) = (stats.mean[k], inv_std[k], gamma[k] * inv_std[k]);
-            let (mean_dy, mean_dy_xhat) = (beta[k] / count, gamma_grad[k] / count);
-            for ((o, v), g) in dx.iter_mut().zip(x).zip(dy) {
-                o.write(scale * (g - mean_dy - (v - m) * s * mean_dy_xhat));
-            }
-        },
-    );
-    // SAFETY: the planes cover dx and every value was written.
-    unsafe { dx.set_len(x.len()) };
+    // SAFETY: the planes cover dx and each is written whole.
+    let dx = unsafe {
+        filled(x.len(), |dx| {
+            dx.par_chunks_mut(hw).zip(x.par_chunks(hw).zip(dy.par_chunks(hw))).enumerate().for_each(|(plane, (dx, (x, dy)))| {
+                let k = plane % c;
+                let (m, s, scale) = (stats.mean[k], inv_std[k], gamma[k] * inv_std[k]);
+                let (mean_dy, mean_dy_xhat) = (beta[k] / count, gamma_grad[k] / count);
+                for ((o, v), g) in dx.iter_mut().zip(x).zip(dy) {
+                    o.write(scale * (g - mean_dy - (v - m) * s * mean_dy_xhat));
+                }
+            })
+        })
+    };
     NormGrads { x: dx, gamma: gamma_grad, beta }
 }

@@ -137,6 +137,7 @@ fn unpool(grad: &[f32], winners: &[u8], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
 /// odd lanes by a two-source permute.
 #[cfg(target_arch = "x86_64")]
 mod simd {
+    use super::super::flex_values::lanes;
     use std::arch::x86_64::*;
 
     pub fn available() -> bool {
@@ -148,10 +149,6 @@ mod simd {
     /// Lane i of the first half of a row pair: even input i/2 or odd input i/2.
     const LOW: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
     const HIGH: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
-
-    fn lanes(len: usize) -> __mmask16 {
-        if len >= 16 { 0xffff } else { (1u16 << len) - 1 }
-    }
 
     fn index(lanes: [i32; 16]) -> __m512i {
         // SAFETY: [i32; 16] and __m512i have the same size.

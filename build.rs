@@ -1,24 +1,154 @@
-//! Records a sha256 of every source and template file at compile time, so
-//! each stage's code version covers exactly the files it runs.
+//! Records, at compile time, what each stage kind's code version is made of:
+//! every source file's token digest and references (so the closure of a
+//! kind's entry modules can be computed), the resolved crate graph from
+//! Cargo.lock, and the compiler's version.
 use sha2::{Digest, Sha256};
-use std::{env, fs, path::Path};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::{env, fs};
+
+#[path = "src/pipeline/source_scan.rs"]
+#[allow(dead_code)]
+mod source_scan;
 
 fn main() {
-    let mut rows = Vec::new();
+    for path in ["src", "templates", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let manifest: toml::Table = toml::from_str(&fs::read_to_string("Cargo.toml").expect("read Cargo.toml")).expect("parse Cargo.toml");
+    let deps = manifest.get("dependencies").and_then(|d| d.as_table()).cloned().unwrap_or_default();
+    let externs: BTreeSet<String> = deps.keys().map(|k| k.replace('-', "_")).collect();
+    let mut body = String::new();
+    body.push_str(&format!("pub const RUSTC: &str = {:?};\n", rustc_version()));
+    body.push_str(&format!("pub const PACKAGE_VERSION: &str = {:?};\n", env::var("CARGO_PKG_VERSION").unwrap()));
+    body.push_str(&sources(&externs));
+    body.push_str(&direct_deps(&deps));
+    body.push_str(&locked_crates());
+    let out = Path::new(&env::var("OUT_DIR").unwrap()).join("source_digests.rs");
+    fs::write(out, body).expect("write source digests");
+}
+
+fn rustc_version() -> String {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc).arg("-V").output().expect("run rustc -V");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Module path of a file under `src/` (`src/a/mod.rs` and `src/a.rs` are `a`).
+fn module_of(rel: &str) -> Option<Vec<String>> {
+    let inner = rel.strip_prefix("src/")?.strip_suffix(".rs")?;
+    let mut segs: Vec<String> = inner.split('/').map(String::from).collect();
+    if matches!(segs.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        segs.pop();
+    }
+    Some(segs)
+}
+
+/// The file that holds a child module `name` of the file at `rel`.
+fn child_file(rel: &str, name: &str) -> Option<String> {
+    let dir = if rel.ends_with("/mod.rs") || rel == "src/lib.rs" || rel == "src/main.rs" {
+        Path::new(rel).parent()?.to_path_buf()
+    } else {
+        Path::new(rel).with_extension("")
+    };
+    [dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+}
+
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    let quoted: Vec<String> = items.into_iter().map(|s| format!("{s:?}")).collect();
+    format!("&[{}]", quoted.join(", "))
+}
+
+fn sources(externs: &BTreeSet<String>) -> String {
+    let mut rows = String::new();
     for root in ["src", "templates"] {
-        println!("cargo:rerun-if-changed={root}");
         for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
             let entry = entry.expect("walk source tree");
-            if !entry.file_type().is_file() {
-                continue;
+            if entry.file_type().is_file() {
+                rows.push_str(&source_row(&entry.path().to_string_lossy().replace('\\', "/"), externs));
             }
-            let path = entry.path();
-            let bytes = fs::read(path).expect("read source file");
-            let rel = path.to_string_lossy().replace('\\', "/");
-            rows.push(format!("    (\"{rel}\", \"{}\"),\n", hex::encode(Sha256::digest(&bytes))));
         }
     }
-    let out = Path::new(&env::var("OUT_DIR").unwrap()).join("source_digests.rs");
-    let body = format!("pub const SOURCE_DIGESTS: &[(&str, &str)] = &[\n{}];\n", rows.concat());
-    fs::write(out, body).expect("write source digests");
+    format!("pub const SOURCES: &[crate::pipeline::code_version::SourceRow] = &[\n{rows}];\n")
+}
+
+fn source_row(rel: &str, externs: &BTreeSet<String>) -> String {
+    let bytes = fs::read(rel).expect("read source file");
+    let Some(module) = module_of(rel) else {
+        let digest = hex::encode(Sha256::digest(&bytes));
+        return format!(
+            "    crate::pipeline::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: None, mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }},\n"
+        );
+    };
+    let text = String::from_utf8(bytes).expect("source files are UTF-8");
+    let tokens = source_scan::tokenize(&text);
+    let digest = hex::encode(Sha256::digest(source_scan::canonical(&tokens).as_bytes()));
+    let refs = source_scan::scan(&tokens, &module, externs);
+    let dir = Path::new(rel).parent().unwrap();
+    let mods = refs.mods.iter().filter_map(|m| child_file(rel, m));
+    let paths = refs.paths.iter().map(|p| p.join("::"));
+    let bindings: Vec<String> = refs.bindings.iter().map(|(n, p)| format!("({n:?}, {:?})", p.join("::"))).collect();
+    let includes = refs.includes.iter().map(|i| dir.join(i).to_string_lossy().replace('\\', "/"));
+    format!(
+        "    crate::pipeline::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: Some({:?}), mods: {}, paths: {}, bindings: &[{}], crates: {}, includes: {}, envs: {} }},\n",
+        module.join("::"),
+        list(mods),
+        list(paths),
+        bindings.join(", "),
+        list(refs.crates.iter().cloned()),
+        list(includes.map(normalise)),
+        list(refs.envs.iter().cloned()),
+    )
+}
+
+/// `src/stages/../../templates/x` -> `templates/x`.
+fn normalise(path: String) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            ".." => {
+                out.pop();
+            }
+            "." | "" => {}
+            s => out.push(s),
+        }
+    }
+    out.join("/")
+}
+
+/// `(crate name as used in code, package name, its line in Cargo.toml)`.
+fn direct_deps(deps: &toml::Table) -> String {
+    let rows: Vec<String> =
+        deps.iter().map(|(name, spec)| format!("    ({:?}, {name:?}, {:?}),\n", name.replace('-', "_"), spec.to_string())).collect();
+    format!("pub const DIRECT_DEPS: &[(&str, &str, &str)] = &[\n{}];\n", rows.concat())
+}
+
+/// Cargo.lock's packages as `(name, version, indices of dependencies)`.
+fn locked_crates() -> String {
+    let lock: toml::Table = toml::from_str(&fs::read_to_string("Cargo.lock").expect("read Cargo.lock")).expect("parse Cargo.lock");
+    let packages = lock.get("package").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+    let field = |p: &toml::Value, k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let ids: Vec<(String, String)> = packages.iter().map(|p| (field(p, "name"), field(p, "version"))).collect();
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (name, _)) in ids.iter().enumerate() {
+        by_name.entry(name).or_default().push(i);
+    }
+    let mut rows = String::new();
+    for (p, (name, version)) in packages.iter().zip(&ids) {
+        let deps = p.get("dependencies").and_then(|d| d.as_array()).cloned().unwrap_or_default();
+        let idx: Vec<String> = deps
+            .iter()
+            .filter_map(|d| {
+                let mut parts = d.as_str()?.split_whitespace();
+                let (n, v) = (parts.next()?, parts.next());
+                let cands = by_name.get(n)?;
+                cands.iter().find(|&&c| v.is_none_or(|v| ids[c].1 == v)).map(|c| c.to_string())
+            })
+            .collect();
+        rows.push_str(&format!("    ({name:?}, {version:?}, &[{}]),\n", idx.join(", ")));
+    }
+    format!("pub const LOCKED: &[(&str, &str, &[usize])] = &[\n{rows}];\n")
 }

@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
     let kinds = crate::stages::registry();
     match &cli.command {
-        Command::Bench { what } => return crate::bench::run(what, &cli, threads),
+        Command::Bench { what } => return crate::bench::run(what, &cli.pipeline, threads),
         Command::Dag { dot } => {
             let pipeline = load(&cli.pipeline, &kinds)?;
             print!("{}", if *dot { dag::render_dot(&pipeline) } else { dag::render_text(&pipeline) });
@@ -154,7 +154,7 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
             overrides.entry(stage.name.clone()).or_default().insert("source".into(), toml::Value::String(value.clone()));
         }
     }
-    let engine = Engine { pipeline, kinds, sources: crate::source_digests::SOURCE_DIGESTS, profile, threads, overrides };
+    let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides };
     for stage in engine.overrides.keys() {
         let decl = pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
         let kind = kinds.get(&decl.kind).expect("kinds checked at load");
@@ -220,8 +220,17 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
 fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection) -> anyhow::Result<()> {
     let engine = engine(pipeline, kinds, threads, selection)?;
     println!("profile `{}`", engine.profile);
+    println!("{}", environment_line(&engine));
     print_states(&engine.status(&[], &BTreeSet::new())?);
     Ok(())
+}
+
+/// The parts of every model stage's key that come from this machine and
+/// this binary rather than from pipeline.toml.
+fn environment_line(engine: &Engine) -> String {
+    let compute: Vec<String> = crate::kernels::cpu::compute_path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let burn = engine.sources.locked.iter().find(|(n, _, _)| *n == "burn").map_or("?", |(_, v, _)| v);
+    format!("built with {}, burn {burn}; compute path: {}", engine.sources.rustc, compute.join(", "))
 }
 
 fn print_states(outcomes: &[StageOutcome]) {

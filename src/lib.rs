@@ -2,9 +2,6 @@
 //! with EM Algorithms" from raw data as a pipeline of cached stages.
 
 pub mod bench;
-pub mod bench_conv;
-pub mod bench_layers;
-pub mod bench_tsne;
 pub mod cli;
 pub mod clustering;
 pub mod data;
@@ -12,14 +9,28 @@ pub mod embedding;
 pub mod figures;
 pub mod framed;
 pub mod gradcam;
+pub mod kernels;
 pub mod model;
 pub mod pipeline;
 pub mod stages;
 pub mod training;
 
-/// sha256 of every file under `src/` and `templates/` at compile time.
+/// Every file under `src/` and `templates/` at compile time (token
+/// digests and references), Cargo.lock's crates and the compiler's version.
 pub mod source_digests {
     include!(concat!(env!("OUT_DIR"), "/source_digests.rs"));
+}
+
+/// The program this binary was compiled from, for code versions.
+pub fn compiled_sources() -> pipeline::code_version::SourceTree<'static> {
+    use source_digests as s;
+    pipeline::code_version::SourceTree {
+        sources: s::SOURCES,
+        direct_deps: s::DIRECT_DEPS,
+        locked: s::LOCKED,
+        package_version: s::PACKAGE_VERSION,
+        rustc: s::RUSTC,
+    }
 }
 
 /// The tensor backend the model stages run on.

@@ -11,6 +11,8 @@ fn main() {
     // Keep freed pages instead of handing them back after 10 ms: a training
     // step frees and reallocates the same large tensors, and faulting them
     // in again (zeroed by the kernel) cost about 4% of a step.
+    // SAFETY: sets an option before any allocation by another thread; the
+    // call has no other precondition.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = repro::cli::Cli::parse();
     if let Err(e) = repro::cli::run(cli) {

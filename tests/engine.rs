@@ -1,6 +1,7 @@
 //! The engine on its own, with tiny test stage kinds: staleness reasons,
 //! fingerprints, the store, records, locks and gc.
 
+use repro::pipeline::code_version::{SourceRow, SourceTree};
 use repro::pipeline::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State, typed_params};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -12,8 +13,8 @@ impl StageKind for Emit {
     fn name(&self) -> &'static str {
         "emit"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/emit.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["emit"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         #[derive(serde::Deserialize)]
@@ -36,6 +37,8 @@ impl StageKind for Emit {
         let value = ctx.params["value"].as_integer().unwrap();
         let extra = ctx.files.get("file").map(|p| fs::read_to_string(p).unwrap()).unwrap_or_default();
         fs::write(ctx.out_dir.join("out.txt"), format!("{value}{extra}"))?;
+        // A timing: differs on every run, and must reach no fingerprint.
+        ctx.measure("nanos", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos() as f64);
         Ok(())
     }
 }
@@ -46,8 +49,8 @@ impl StageKind for Concat {
     fn name(&self) -> &'static str {
         "concat"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/concat.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["concat"]
     }
     fn check_params(&self, _params: &toml::Table) -> Result<(), ParamError> {
         Ok(())
@@ -73,8 +76,16 @@ fn kinds() -> KindRegistry {
     k
 }
 
-const SOURCES: &[(&str, &str)] = &[("src/emit.rs", "e1"), ("src/concat.rs", "c1")];
-const SOURCES_CONCAT_CHANGED: &[(&str, &str)] = &[("src/emit.rs", "e1"), ("src/concat.rs", "c2")];
+const fn row(path: &'static str, module: &'static str, digest: &'static str) -> SourceRow {
+    SourceRow { path, digest, module: Some(module), mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }
+}
+
+const SOURCES: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c1")];
+const SOURCES_CONCAT_CHANGED: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c2")];
+
+fn tree(rows: &'static [SourceRow], rustc: &'static str) -> SourceTree<'static> {
+    SourceTree { sources: rows, direct_deps: &[], locked: &[], package_version: "0.1.0", rustc }
+}
 
 fn write_pipeline(dir: &Path, a_value: i64, note: &str) -> Pipeline {
     let text = format!(
@@ -98,8 +109,15 @@ value = 99
     Pipeline::load(&file, &kinds()).unwrap()
 }
 
-fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'a [(&'a str, &'a str)], profile: &str) -> Engine<'a> {
-    Engine { pipeline: p, kinds: k, sources, profile: profile.into(), threads: 1, overrides: BTreeMap::new() }
+fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'static [SourceRow], profile: &str) -> Engine<'a> {
+    Engine {
+        pipeline: p,
+        kinds: k,
+        sources: tree(sources, "rustc 1.95.0 (59807616e 2026-04-14)"),
+        profile: profile.into(),
+        threads: 1,
+        overrides: BTreeMap::new(),
+    }
 }
 
 fn states(e: &Engine) -> BTreeMap<String, State> {
@@ -164,7 +182,7 @@ fn code_change_affects_only_its_kind() {
     build(&engine(&p, &k, SOURCES, "main"));
     let s = states(&engine(&p, &k, SOURCES_CONCAT_CHANGED, "main"));
     assert_eq!(s["a"], State::Fresh);
-    assert_eq!(reasons(&s["b"]), "code changed");
+    assert_eq!(reasons(&s["b"]), "code changed: src/concat.rs");
 }
 
 #[test]
@@ -280,4 +298,30 @@ fn unchanged_files_are_not_rehashed() {
     f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
     drop(f);
     assert_eq!(states(&e)["a"], State::Fresh);
+}
+
+#[test]
+fn toolchain_change_reaches_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    build(&engine(&p, &k, SOURCES, "main"));
+    let mut e = engine(&p, &k, SOURCES, "main");
+    e.sources = tree(SOURCES, "rustc 1.96.0 (0123456ab 2026-06-01)");
+    let s = states(&e);
+    assert_eq!(reasons(&s["a"]), "toolchain changed: rustc 1.95.0 -> 1.96.0");
+    assert_eq!(reasons(&s["b"]), "toolchain changed: rustc 1.95.0 -> 1.96.0");
+}
+
+#[test]
+fn timings_stay_out_of_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
+    build(&engine(&p, &k, SOURCES, "main"));
+    let e = engine(&p, &k, SOURCES, "main");
+    let record = || repro::pipeline::record::BuildRecord::load(&dir.path().join("artifacts"), "main").unwrap();
+    let before = record().stages["a"].measurements["nanos"];
+    let options = BuildOptions { force: ["a".to_string()].into(), ..Default::default() };
+    let ran: Vec<String> = e.build(&options).unwrap().into_iter().filter(|o| o.ran).map(|o| o.stage).collect();
+    assert_eq!(ran, vec!["a"], "a reruns with identical output; b stays fresh");
+    assert_ne!(record().stages["a"].measurements["nanos"], before, "the new timing is recorded");
 }

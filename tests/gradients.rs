@@ -173,7 +173,7 @@ fn central_difference_across_a_relu_kink_is_skipped_not_trusted() {
 
 #[test]
 fn conv3x3_extension_input_weight_and_bias() {
-    use repro::model::conv_op::conv3x3;
+    use repro::kernels::conv::conv3x3;
     let ad = Device::flex().autodiff();
     // 5 images (one more than a kernel task holds) on a non-square plane.
     let (x, w, b) = (random(5 * 2 * 4 * 6, 11), random(3 * 2 * 9, 12), random(3, 13));

@@ -6,8 +6,7 @@
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
-use repro::model::conv_kernels::{self, ConvDims};
-use repro::model::conv_op::conv3x3;
+use repro::kernels::conv::{self as conv_kernels, ConvDims, conv3x3};
 
 mod common;
 use common::{random, tensor, values};
@@ -72,11 +71,11 @@ fn an_untracked_input_gets_no_gradient_and_the_rest_is_unchanged() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn direct_kernels_match_the_im2col_path() {
-    use repro::model::{conv_direct, conv_im2col};
-    if !conv_direct::available() {
-        eprintln!("skipped: this CPU has no AVX-512, so only the im2col path runs");
+    use repro::kernels::conv::{avx512, portable};
+    let Some(cpu) = repro::kernels::cpu::Avx512::detect() else {
+        println!("skipped: this CPU has no AVX-512, so only the im2col path runs");
         return;
-    }
+    };
     let shapes = [
         ConvDims { n: 5, c_in: 3, c_out: 64, h: 32, w: 32 },
         ConvDims { n: 6, c_in: 64, c_out: 64, h: 32, w: 32 },
@@ -89,11 +88,11 @@ fn direct_kernels_match_the_im2col_path() {
         let seed = 100 + 10 * i as u64;
         let (x, w, b) = (random(d.n * d.input_len(), seed), random(d.c_out * d.c_in * 9, seed + 1), random(d.c_out, seed + 2));
         let g = random(d.n * d.output_len(), seed + 3);
-        let out = conv_direct::forward(&x, &w, &b, d, true);
-        assert_close(&format!("{d:?} output"), &out, &conv_im2col::forward(&x, &w, &b, d, true));
+        let out = avx512::forward(cpu, &x, &w, &b, d, true);
+        assert_close(&format!("{d:?} output"), &out, &portable::forward(&x, &w, &b, d, true));
         for relu_out in [None, Some(out.as_slice())] {
-            let ours = conv_direct::backward(&x, &w, &g, relu_out, d, true);
-            let theirs = conv_im2col::backward(&x, &w, &g, relu_out, d, true);
+            let ours = avx512::backward(cpu, &x, &w, &g, relu_out, d, true);
+            let theirs = portable::backward(&x, &w, &g, relu_out, d, true);
             let name = format!("{d:?} masked {}", relu_out.is_some());
             assert_close(&format!("{name} grad x"), &ours.input.unwrap(), &theirs.input.unwrap());
             assert_close(&format!("{name} grad weight"), &ours.weight, &theirs.weight);
@@ -104,7 +103,7 @@ fn direct_kernels_match_the_im2col_path() {
 
 #[test]
 fn inference_batch_norm_gives_burns_values_bit_for_bit() {
-    use repro::model::norm_op::batch_norm_eval;
+    use repro::kernels::norm::batch_norm_eval;
     let device = Device::flex();
     let [n, c, h, w] = [3, 5, 6, 7];
     let x = tensor(&random(n * c * h * w, 30), [n, c, h, w], &device);
@@ -117,7 +116,7 @@ fn inference_batch_norm_gives_burns_values_bit_for_bit() {
 
 #[test]
 fn dropout_mask_is_the_scalar_hash_whatever_the_path() {
-    use repro::model::dropout_op::{apply_mask, dropped};
+    use repro::kernels::dropout::{apply_mask, dropped};
     for (len, prob, seed) in [(10_000, 0.25, 7u64), (37, 0.5, u64::MAX), (4096 * 2 + 5, 0.1, 1 << 40)] {
         let values = random(len, seed % 1000);
         let out = apply_mask(&values, prob, seed);
@@ -158,7 +157,7 @@ fn pooled(shape: [usize; 4], pool: impl Fn(Tensor<4>) -> Tensor<4>) -> [Vec<f32>
 #[test]
 fn max_pool_matches_burn_in_value_and_gradient() {
     use burn::nn::pool::MaxPool2dConfig;
-    use repro::model::pool_op::max_pool2x2;
+    use repro::kernels::pool::max_pool2x2;
     let burn_pool = MaxPool2dConfig::new([2, 2]).init();
     for shape in [[2, 3, 8, 8], [3, 2, 5, 7], [1, 1, 1, 1], [2, 4, 32, 32], [1, 3, 35, 66], [2, 2, 16, 16]] {
         let ours = pooled(shape, max_pool2x2);
@@ -170,7 +169,7 @@ fn max_pool_matches_burn_in_value_and_gradient() {
 #[test]
 fn batch_norm_matches_burn_in_value_statistics_and_every_gradient() {
     use burn::tensor::module::batch_norm_train as burn_norm;
-    use repro::model::norm_op::batch_norm_train;
+    use repro::kernels::norm::batch_norm_train;
     let ad = Device::flex().autodiff();
     let [n, c, h, w] = [5, 3, 4, 6];
     let run = |ours: bool| {
@@ -222,7 +221,7 @@ static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn dropout_drops_the_asked_fraction_scales_the_rest_and_masks_the_gradient_alike() {
     use burn::nn::DropoutConfig;
-    use repro::model::dropout_op::dropout;
+    use repro::kernels::dropout::dropout;
     let ad = Device::flex().autodiff();
     let layer = DropoutConfig::new(0.25).init();
     let n = 64 * 1000;
@@ -248,7 +247,7 @@ fn dropout_drops_the_asked_fraction_scales_the_rest_and_masks_the_gradient_alike
 #[test]
 fn dropout_follows_the_device_seed_and_is_the_identity_outside_training() {
     use burn::nn::DropoutConfig;
-    use repro::model::dropout_op::dropout;
+    use repro::kernels::dropout::dropout;
     let ad = Device::flex().autodiff();
     let layer = DropoutConfig::new(0.5).init();
     let x = tensor(&vec![1.0; 4096], [4, 1024], &ad);

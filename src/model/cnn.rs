@@ -205,7 +205,7 @@ impl Value {
 fn conv_relu(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     debug_assert_eq!(layer.kernel_size, [3, 3]);
     let bias = layer.bias.as_ref().expect("the model's convolutions have a bias").val();
-    super::conv_op::conv3x3(x, layer.weight.val(), bias, true)
+    crate::kernels::conv::conv3x3(x, layer.weight.val(), bias, true)
 }
 
 /// BatchNorm through `norm_op`: with the running statistics for inference
@@ -215,9 +215,9 @@ fn normalize(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         let device = x.device();
         let (mean, variance) = (bn.running_mean.value().to_device(&device), bn.running_var.value().to_device(&device));
-        return super::norm_op::batch_norm_eval(x, bn.gamma.val(), bn.beta.val(), mean, variance, bn.epsilon);
+        return crate::kernels::norm::batch_norm_eval(x, bn.gamma.val(), bn.beta.val(), mean, variance, bn.epsilon);
     }
-    let (output, mean, variance) = super::norm_op::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let (output, mean, variance) = crate::kernels::norm::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
     let device = output.device();
     for (running, batch) in [(&bn.running_mean, mean), (&bn.running_var, variance)] {
         let updated = running.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch.detach().mul_scalar(bn.momentum));
@@ -242,9 +242,9 @@ impl Layer<'_> {
         match (self, x) {
             (Layer::Conv(c), Value::Maps(t)) => Value::Maps(conv_relu(c, t)),
             (Layer::Norm(b), Value::Maps(t)) => Value::Maps(normalize(b, t)),
-            (Layer::Pool(_), Value::Maps(t)) => Value::Maps(super::pool_op::max_pool2x2(t)),
-            (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(super::dropout_op::dropout(d, t)),
-            (Layer::Dropout(d), Value::Flat(t)) => Value::Flat(super::dropout_op::dropout(d, t)),
+            (Layer::Pool(_), Value::Maps(t)) => Value::Maps(crate::kernels::pool::max_pool2x2(t)),
+            (Layer::Dropout(d), Value::Maps(t)) => Value::Maps(crate::kernels::dropout::dropout(d, t)),
+            (Layer::Dropout(d), Value::Flat(t)) => Value::Flat(crate::kernels::dropout::dropout(d, t)),
             (Layer::Gap(g), Value::Maps(t)) => {
                 let [n, c, _, _] = t.dims();
                 Value::Flat(g.forward(t).reshape([n, c]))

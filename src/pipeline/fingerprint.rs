@@ -1,20 +1,10 @@
-//! A stage's fingerprint: sha256 over its kind, code version, canonical
-//! parameters and the digests of its inputs. No paths, no clocks.
+//! A stage's fingerprint: sha256 over its kind, code version, environment
+//! (crates, compiler, compute path), canonical parameters and the digests
+//! of its inputs. No paths, no clocks.
 
 use super::hashing::sha256_hex;
+use super::record::Environment;
 use std::collections::BTreeMap;
-
-/// Code version of a kind: the digests of the source files it names
-/// (exact paths or folder prefixes) in `sources` (`path -> sha256`).
-pub fn code_version(kind: &str, code_paths: &[&str], sources: &[(&str, &str)]) -> String {
-    let mut text = format!("kind {kind}\n");
-    for (path, digest) in sources {
-        if code_paths.iter().any(|p| *path == *p || (p.ends_with('/') && path.starts_with(p))) {
-            text.push_str(&format!("{path} {digest}\n"));
-        }
-    }
-    sha256_hex(text.as_bytes())
-}
 
 /// Parameters as canonical JSON (sorted keys), with file parameters
 /// already replaced by their content digests.
@@ -33,6 +23,7 @@ pub fn canonical_params(table: &toml::Table, file_digests: &BTreeMap<String, Str
 pub struct FingerprintInput<'a> {
     pub kind: &'a str,
     pub code_version: &'a str,
+    pub environment: &'a Environment,
     pub params: &'a serde_json::Value,
     pub inputs: &'a BTreeMap<String, BTreeMap<String, String>>,
     /// Set only for kinds whose outputs name the profile.
@@ -53,6 +44,47 @@ pub fn param_diff(stage: &str, old: &serde_json::Value, new: &serde_json::Value)
     keys.dedup();
     let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
     keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).map(|k| format!("{k} {} -> {}", show(a.get(k)), show(b.get(k)))).collect()
+}
+
+/// Files whose digest differs, was added or removed, as one reason.
+pub fn code_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> String {
+    let mut changed: Vec<&str> = new.iter().filter(|(p, d)| old.get(*p) != Some(d)).map(|(p, _)| p.as_str()).collect();
+    changed.extend(old.keys().filter(|p| !new.contains_key(*p)).map(String::as_str));
+    match changed.len() {
+        0 => "code changed".into(),
+        1..=3 => format!("code changed: {}", changed.join(", ")),
+        n => format!("code changed: {} and {} more files", changed[..3].join(", "), n - 3),
+    }
+}
+
+/// Environment changes as reasons: `toolchain changed: rustc 1.95.0 ->
+/// 1.96.0`, `dependency changed: burn 0.22.1 -> 0.22.2`, `compute path
+/// changed: conv direct-avx512 -> im2col-gemm`.
+pub fn environment_diff(old: &Environment, new: &Environment) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if old.rustc != new.rustc {
+        let release = |v: &str| v.split_whitespace().nth(1).unwrap_or(v).to_string();
+        let (a, b) = (release(&old.rustc), release(&new.rustc));
+        let (a, b) = if a == b { (old.rustc.clone(), new.rustc.clone()) } else { (a, b) };
+        reasons.push(format!("toolchain changed: rustc {} -> {b}", if a.is_empty() { "(unrecorded)".into() } else { a }));
+    }
+    let deps = map_diff(&old.crates, &new.crates);
+    if !deps.is_empty() {
+        let shown: Vec<&str> = deps.iter().take(4).map(String::as_str).collect();
+        let more = if deps.len() > 4 { format!(" and {} more", deps.len() - 4) } else { String::new() };
+        reasons.push(format!("dependency changed: {}{more}", shown.join(", ")));
+    }
+    let compute = map_diff(&old.compute, &new.compute);
+    if !compute.is_empty() {
+        reasons.push(format!("compute path changed: {}", compute.join(", ")));
+    }
+    reasons
+}
+
+fn map_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(none)".into());
+    keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k)))).collect()
 }
 
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
@@ -77,13 +109,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn code_version_follows_only_named_files() {
-        let a = [("src/stages/data.rs", "1"), ("src/stages/report.rs", "2"), ("src/data/mod.rs", "3")];
-        let report_changed = [("src/stages/data.rs", "1"), ("src/stages/report.rs", "X"), ("src/data/mod.rs", "3")];
-        let data_changed = [("src/stages/data.rs", "1"), ("src/stages/report.rs", "2"), ("src/data/mod.rs", "Y")];
-        let paths = ["src/stages/data.rs", "src/data/"];
-        assert_eq!(code_version("dataset", &paths, &a), code_version("dataset", &paths, &report_changed));
-        assert_ne!(code_version("dataset", &paths, &a), code_version("dataset", &paths, &data_changed));
+    fn environment_changes_read_as_reasons() {
+        let old = Environment {
+            rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+            crates: [("burn".to_string(), "0.22.1".to_string())].into(),
+            compute: [("conv".to_string(), "direct-avx512".to_string())].into(),
+        };
+        let new = Environment {
+            rustc: "rustc 1.96.0 (0123456 2026-06-01)".into(),
+            crates: [("burn".to_string(), "0.22.2".to_string())].into(),
+            compute: [("conv".to_string(), "im2col-gemm".to_string())].into(),
+        };
+        assert_eq!(
+            environment_diff(&old, &new),
+            vec![
+                "toolchain changed: rustc 1.95.0 -> 1.96.0",
+                "dependency changed: burn 0.22.1 -> 0.22.2",
+                "compute path changed: conv direct-avx512 -> im2col-gemm",
+            ]
+        );
+        assert!(environment_diff(&old, &old).is_empty());
     }
 
     #[test]

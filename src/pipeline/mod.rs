@@ -3,6 +3,7 @@
 //! only through the [`stage::StageKind`] trait.
 
 pub mod atomic;
+pub mod code_version;
 pub mod config;
 pub mod dag;
 pub mod export;
@@ -11,6 +12,7 @@ pub mod hashing;
 pub mod lock;
 pub mod record;
 pub mod runner;
+pub mod source_scan;
 pub mod stage;
 pub mod store;
 pub mod verify;

@@ -20,6 +20,26 @@ pub struct StageRecord {
     pub inputs: BTreeMap<String, BTreeMap<String, String>>,
     pub outputs: BTreeMap<String, ObjectRef>,
     pub seconds: f64,
+    /// `path -> token digest` of the files in the kind's code closure.
+    #[serde(default)]
+    pub code_files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub environment: Environment,
+    /// Timings the stage measured (outside the fingerprint).
+    #[serde(default)]
+    pub measurements: BTreeMap<String, f64>,
+}
+
+/// What a stage was compiled with and computed on; part of its fingerprint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Environment {
+    /// `rustc -V` of the compiler that built the binary.
+    pub rustc: String,
+    /// `package -> version` of the crates the kind's code reaches, from
+    /// Cargo.lock (and `package (Cargo.toml) -> spec` of direct ones).
+    pub crates: BTreeMap<String, String>,
+    /// Backend, kernel path and CPU level, for kinds whose numbers depend on them.
+    pub compute: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

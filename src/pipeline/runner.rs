@@ -1,11 +1,12 @@
 //! Decides which stages are stale and why, runs them in order, records
 //! their outputs, and exports finished outputs where the pipeline asks.
 
+use super::code_version::SourceTree;
 use super::config::Pipeline;
 use super::dag;
 use super::fingerprint::{self, FingerprintInput};
 use super::lock::StoreLock;
-use super::record::{self, BuildRecord, StageRecord};
+use super::record::{self, BuildRecord, Environment, StageRecord};
 use super::stage::{KindRegistry, StageContext, UpstreamInfo};
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
@@ -18,8 +19,8 @@ use std::time::Instant;
 pub struct Engine<'a> {
     pub pipeline: &'a Pipeline,
     pub kinds: &'a KindRegistry,
-    /// `source path -> sha256` of the code that was compiled.
-    pub sources: &'a [(&'a str, &'a str)],
+    /// The code that was compiled, for derived code versions.
+    pub sources: SourceTree<'a>,
     pub profile: String,
     pub threads: usize,
     /// Extra `stage -> key -> value` overrides from the command line.
@@ -64,6 +65,8 @@ impl std::fmt::Display for State {
 struct Planned {
     fingerprint: String,
     code_version: String,
+    code_files: BTreeMap<String, String>,
+    environment: Environment,
     params: serde_json::Value,
     inputs: BTreeMap<String, BTreeMap<String, String>>,
     table: toml::Table,
@@ -122,16 +125,23 @@ impl Engine<'_> {
         }
         let params = fingerprint::canonical_params(&table, &file_digests);
         let inputs: BTreeMap<_, _> = stage.depends_on.iter().map(|d| (d.clone(), outputs.get(d).cloned().unwrap_or_default())).collect();
-        let code_version = fingerprint::code_version(&stage.kind, kind.code_paths(), self.sources);
+        let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{}`: {e}", stage.kind))?;
+        let code_version = closure.version(&stage.kind);
+        let environment = Environment {
+            rustc: self.sources.rustc.to_string(),
+            crates: self.sources.crate_versions(&closure),
+            compute: kind.compute_path(),
+        };
         let profile = kind.uses_profile_name().then_some(self.profile.as_str());
         let fp = fingerprint::fingerprint(&FingerprintInput {
             kind: &stage.kind,
             code_version: &code_version,
+            environment: &environment,
             params: &params,
             inputs: &inputs,
             profile,
         });
-        Ok(Planned { fingerprint: fp, code_version, params, inputs, table, files, file_digests })
+        Ok(Planned { fingerprint: fp, code_version, code_files: closure.files, environment, params, inputs, table, files, file_digests })
     }
 
     /// Why a stage is stale; empty when fresh.
@@ -140,8 +150,9 @@ impl Engine<'_> {
         let mut reasons = Vec::new();
         if old.fingerprint != plan.fingerprint {
             if old.code_version != plan.code_version {
-                reasons.push("code changed".into());
+                reasons.push(fingerprint::code_diff(&old.code_files, &plan.code_files));
             }
+            reasons.extend(fingerprint::environment_diff(&old.environment, &plan.environment));
             let changes = fingerprint::param_diff(name, &old.params, &plan.params);
             let (files, values): (Vec<String>, Vec<String>) = changes.into_iter().partition(|c| c.contains(" content:"));
             if !values.is_empty() {
@@ -311,6 +322,7 @@ impl Engine<'_> {
             downloads_dir: store.downloads_dir(),
             threads: self.threads,
             progress: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            measurements: Default::default(),
         };
         kind.run(&ctx)?;
         let mut outputs = BTreeMap::new();
@@ -332,6 +344,9 @@ impl Engine<'_> {
             inputs: plan.inputs.clone(),
             outputs,
             seconds: started.elapsed().as_secs_f64(),
+            code_files: plan.code_files.clone(),
+            environment: plan.environment.clone(),
+            measurements: ctx.measurements.into_inner().unwrap_or_default(),
         };
         record::remember_run(store.root(), &done)?;
         let _ = std::fs::remove_dir_all(&ctx.checkpoint_dir);

@@ -3,6 +3,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// A parameter problem found by a kind, naming the key where it can.
@@ -15,9 +16,14 @@ pub struct ParamError {
 /// One kind of stage (the domain registers these; the engine only calls them).
 pub trait StageKind: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Source files (paths under `src/` or `templates/`, or folder prefixes)
-    /// whose content makes up this kind's code version.
-    fn code_paths(&self) -> &'static [&'static str];
+    /// Modules (`stages::train`) whose closure of source files makes up
+    /// this kind's code version (`code_version.rs` derives the closure).
+    fn entry_modules(&self) -> &'static [&'static str];
+    /// What a stage of this kind would compute on here (backend, kernel
+    /// path, CPU level), when its numbers depend on it; part of the key.
+    fn compute_path(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
     /// Checks the effective parameters before anything runs.
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError>;
     /// One line describing the accepted parameters, for error hints.
@@ -87,6 +93,9 @@ pub struct StageContext {
     pub downloads_dir: PathBuf,
     pub threads: usize,
     pub progress: MultiProgress,
+    /// Timings and rates: kept in the build record, never in an output,
+    /// so they leave every fingerprint alone.
+    pub measurements: Mutex<BTreeMap<String, f64>>,
 }
 
 impl StageContext {
@@ -127,6 +136,11 @@ impl StageContext {
         bar.set_message(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(250));
         bar
+    }
+
+    /// Records a non-deterministic measurement (seconds, images/s).
+    pub fn measure(&self, name: &str, value: f64) {
+        self.measurements.lock().unwrap().insert(name.to_string(), value);
     }
 
     /// A line of progress that stays visible (and reaches logs without a TTY).

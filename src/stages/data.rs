@@ -60,8 +60,8 @@ impl StageKind for DatasetKind {
     fn name(&self) -> &'static str {
         "dataset"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/data.rs", "src/data/", "src/framed.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::data"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: DataParams = typed_params(params)?;

@@ -31,8 +31,11 @@ impl StageKind for FeaturesKind {
     fn name(&self) -> &'static str {
         "features"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/features.rs", "src/model/", "src/data/dataset.rs", "src/data/subset.rs", "src/framed.rs", "src/stages/train.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::features"]
+    }
+    fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
+        crate::kernels::cpu::compute_path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: FeatureParams = typed_params(params)?;

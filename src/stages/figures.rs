@@ -30,16 +30,8 @@ impl StageKind for FiguresKind {
     fn name(&self) -> &'static str {
         "figures"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &[
-            "src/stages/figures.rs",
-            "src/figures/",
-            "src/data/dataset.rs",
-            "src/framed.rs",
-            "src/training/history.rs",
-            "src/stages/train.rs",
-            "src/model/summary.rs",
-        ]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::figures"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: FigureParams = typed_params(params)?;

@@ -51,8 +51,11 @@ impl StageKind for GradcamKind {
     fn name(&self) -> &'static str {
         "gradcam"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/gradcam.rs", "src/gradcam/", "src/model/", "src/data/dataset.rs", "src/framed.rs", "src/stages/train.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::gradcam"]
+    }
+    fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
+        crate::kernels::cpu::compute_path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: GradcamParams = typed_params(params)?;

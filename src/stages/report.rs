@@ -80,7 +80,6 @@ struct ModelRow {
     stopped_early: bool,
     train_images: usize,
     test_images: usize,
-    images_per_second: f64,
     feature_distance_ratio: f64,
     center_weight: Option<f64>,
 }
@@ -127,15 +126,8 @@ impl StageKind for ReportKind {
     fn name(&self) -> &'static str {
         "report"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &[
-            "src/stages/report.rs",
-            "src/stages/published.rs",
-            "src/stages/train.rs",
-            "src/stages/tsne.rs",
-            "src/model/summary.rs",
-            "src/model/extract.rs",
-        ]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::report"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         typed_params::<ReportParams>(params).map(|_| ())
@@ -332,7 +324,6 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
             stopped_early: m.stopped_early,
             train_images: m.train_images,
             test_images: m.test_images,
-            images_per_second: m.train_images_per_second,
             label: m.label,
         });
     }

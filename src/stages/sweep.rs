@@ -70,16 +70,11 @@ impl StageKind for SweepKind {
     fn name(&self) -> &'static str {
         "center_sweep"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &[
-            "src/stages/sweep.rs",
-            "src/stages/train.rs",
-            "src/training/",
-            "src/model/",
-            "src/clustering/",
-            "src/data/dataset.rs",
-            "src/framed.rs",
-        ]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::sweep"]
+    }
+    fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
+        crate::kernels::cpu::compute_path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: SweepParams = typed_params(params)?;

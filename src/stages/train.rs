@@ -185,8 +185,6 @@ pub struct TrainMetrics {
     pub best_epoch: Option<usize>,
     pub train_images: usize,
     pub test_images: usize,
-    pub seconds: f64,
-    pub train_images_per_second: f64,
     /// Mean intra-class over inter-class center distance of the 512-d
     /// first-Dense features of the test images (lower: tighter classes).
     pub feature_distance_ratio: f64,
@@ -206,8 +204,11 @@ impl StageKind for TrainKind {
     fn name(&self) -> &'static str {
         "train"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &["src/stages/train.rs", "src/training/", "src/model/", "src/clustering/", "src/data/dataset.rs", "src/framed.rs"]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::train"]
+    }
+    fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
+        crate::kernels::cpu::compute_path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: TrainParams = typed_params(params)?;
@@ -256,7 +257,9 @@ impl StageKind for TrainKind {
         let trained = training::train(&p.settings(), &dataset.train, &dataset.test, &device, &ctx.checkpoint_dir, &report)?;
         let seconds = started.elapsed().as_secs_f64();
         training::history::write(&trained.history, &ctx.out_dir)?;
-        let train_seconds: f64 = trained.history.iter().map(|r| r.seconds).sum();
+        let train_seconds: f64 = trained.history.iter().filter_map(|r| r.seconds).sum();
+        ctx.measure("seconds", seconds);
+        ctx.measure("train_images_per_second", (dataset.train.len() * trained.history.len()) as f64 / train_seconds.max(1e-9));
         let metrics = TrainMetrics {
             label: p.label.clone(),
             test_loss: trained.test_loss,
@@ -266,8 +269,6 @@ impl StageKind for TrainKind {
             best_epoch: trained.best_epoch,
             train_images: dataset.train.len(),
             test_images: dataset.test.len(),
-            seconds,
-            train_images_per_second: (dataset.train.len() * trained.history.len()) as f64 / train_seconds.max(1e-9),
             feature_distance_ratio: feature_distance_ratio(&trained.model, &dataset.test, p.eval_batch_size, &device),
             center_weight: p.center_weight,
         };

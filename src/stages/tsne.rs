@@ -91,15 +91,8 @@ impl StageKind for TsneKind {
     fn name(&self) -> &'static str {
         "tsne"
     }
-    fn code_paths(&self) -> &'static [&'static str] {
-        &[
-            "src/stages/tsne.rs",
-            "src/embedding/",
-            "src/clustering/separation.rs",
-            "src/model/feature_file.rs",
-            "src/model/extract.rs",
-            "src/framed.rs",
-        ]
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["stages::tsne"]
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: TsneStageParams = typed_params(params)?;

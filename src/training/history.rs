@@ -14,16 +14,24 @@ pub struct EpochRow {
     pub train_accuracy: f64,
     pub val_loss: f64,
     pub val_accuracy: f64,
-    pub seconds: f64,
+    /// Wall-clock time of the epoch: logged and kept in checkpoints, never
+    /// written to the history files (a timing, so no output may hold it);
+    /// `None` when read back from one.
+    #[serde(default)]
+    pub seconds: Option<f64>,
 }
 
 impl std::fmt::Display for EpochRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "epoch {:>3}  lr {:.1e}  loss {:.4}  acc {:.4}  val_loss {:.4}  val_acc {:.4}  {:.1} s",
-            self.epoch, self.lr, self.train_loss, self.train_accuracy, self.val_loss, self.val_accuracy, self.seconds
-        )
+            "epoch {:>3}  lr {:.1e}  loss {:.4}  acc {:.4}  val_loss {:.4}  val_acc {:.4}",
+            self.epoch, self.lr, self.train_loss, self.train_accuracy, self.val_loss, self.val_accuracy
+        )?;
+        match self.seconds {
+            Some(s) => write!(f, "  {s:.1} s"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -38,7 +46,6 @@ pub fn to_frame(rows: &[EpochRow]) -> PolarsResult<DataFrame> {
             col("train_accuracy", &|r| r.train_accuracy),
             col("val_loss", &|r| r.val_loss),
             col("val_accuracy", &|r| r.val_accuracy),
-            col("seconds", &|r| r.seconds),
         ],
     )
 }
@@ -58,8 +65,7 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Vec<EpochRow>> {
     let frame = CsvReadOptions::default().with_has_header(true).try_into_reader_with_file_path(Some(path.into()))?.finish()?;
     let f =
         |name: &str| -> anyhow::Result<Vec<f64>> { Ok(frame.column(name)?.cast(&DataType::Float64)?.f64()?.into_no_null_iter().collect()) };
-    let (epoch, lr, tl, ta, vl, va, s) =
-        (f("epoch")?, f("lr")?, f("train_loss")?, f("train_accuracy")?, f("val_loss")?, f("val_accuracy")?, f("seconds")?);
+    let (epoch, lr, tl, ta, vl, va) = (f("epoch")?, f("lr")?, f("train_loss")?, f("train_accuracy")?, f("val_loss")?, f("val_accuracy")?);
     Ok((0..epoch.len())
         .map(|i| EpochRow {
             epoch: epoch[i] as usize,
@@ -68,7 +74,7 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Vec<EpochRow>> {
             train_accuracy: ta[i],
             val_loss: vl[i],
             val_accuracy: va[i],
-            seconds: s[i],
+            seconds: None,
         })
         .collect())
 }

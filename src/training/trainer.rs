@@ -202,7 +202,7 @@ pub fn train(
             train_accuracy: correct as f64 / seen.max(1) as f64,
             val_loss: val.loss,
             val_accuracy: val.accuracy,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: Some(started.elapsed().as_secs_f64()),
         };
         (report.log)(row.to_string());
         history.push(row);

@@ -2,29 +2,30 @@
 //! paths, the AVX-512 direct one and im2col + gemm, in one run: forward,
 //! weight gradient and input gradient milliseconds and GFLOP/s.
 
-use crate::model::conv_im2col;
-use crate::model::conv_kernels::{self, ConvDims, ConvGrads};
+use crate::kernels::conv::{ConvDims, ConvGrads, portable};
 use std::time::Instant;
 
 /// (c_in, c_out, side) of the model's convolutions, in order.
 const SHAPES: [(usize, usize, usize); 5] = [(3, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16), (128, 256, 8)];
 
-type Forward = fn(&[f32], &[f32], &[f32], ConvDims, bool) -> Vec<f32>;
-type Backward = fn(&[f32], &[f32], &[f32], Option<&[f32]>, ConvDims, bool) -> ConvGrads;
+type Forward = Box<dyn Fn(&[f32], &[f32], &[f32], ConvDims, bool) -> Vec<f32>>;
+type Backward = Box<dyn Fn(&[f32], &[f32], &[f32], Option<&[f32]>, ConvDims, bool) -> ConvGrads>;
 
 pub fn conv(batch: usize, rounds: usize) -> anyhow::Result<()> {
-    let mut paths: Vec<(&str, Forward, Backward)> = vec![("im2col + gemm", conv_im2col::forward, conv_im2col::backward)];
+    let mut paths: Vec<(&str, Forward, Backward)> = vec![("im2col + gemm", Box::new(portable::forward), Box::new(portable::backward))];
     #[cfg(target_arch = "x86_64")]
-    if conv_kernels::direct_available() {
-        use crate::model::conv_direct;
-        paths.insert(0, ("direct AVX-512", conv_direct::forward, conv_direct::backward));
+    if let Some(cpu) = crate::kernels::cpu::Avx512::detect() {
+        use crate::kernels::conv::avx512;
+        let forward: Forward = Box::new(move |x, w, b, d, relu| avx512::forward(cpu, x, w, b, d, relu));
+        let backward: Backward = Box::new(move |x, w, g, o, d, want| avx512::backward(cpu, x, w, g, o, d, want));
+        paths.insert(0, ("direct AVX-512", forward, backward));
     }
     println!("batch {batch}, median of {rounds} rounds; ms (GFLOP/s); the convolutions' ReLU included");
     println!("{:<16} {:<15} {:>16} {:>16} {:>16}", "conv", "path", "forward", "weight grad", "input grad");
     for (c_in, c_out, side) in SHAPES {
         let d = ConvDims { n: batch, c_in, c_out, h: side, w: side };
         for (name, forward, backward) in &paths {
-            let [f, w, x] = time_paths(d, *forward, *backward, rounds.max(1));
+            let [f, w, x] = time_paths(d, forward, backward, rounds.max(1));
             let gflop = 2.0 * (batch * c_out * c_in * 9 * side * side) as f64 / 1e9;
             let cell = |ms: f64| format!("{ms:7.2} ({:4.0})", gflop / ms * 1e3);
             println!("{:<16} {:<15} {:>16} {:>16} {:>16}", format!("{c_in}->{c_out} {side}x{side}"), name, cell(f), cell(w), cell(x));
@@ -35,7 +36,7 @@ pub fn conv(batch: usize, rounds: usize) -> anyhow::Result<()> {
 
 /// Median ms of forward, of the weight gradient alone, and of what asking
 /// for the input gradient adds.
-fn time_paths(d: ConvDims, forward: Forward, backward: Backward, rounds: usize) -> [f64; 3] {
+fn time_paths(d: ConvDims, forward: &Forward, backward: &Backward, rounds: usize) -> [f64; 3] {
     let values =
         |len: usize, seed: usize| (0..len).map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<f32>>();
     let (x, weight) = (values(d.n * d.input_len(), 1), values(d.c_out * d.c_in * 9, 2));
@@ -56,5 +57,5 @@ fn median_ms(rounds: usize, mut run: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
-    crate::bench_layers::median(&mut ms)
+    super::median(&mut ms)
 }

@@ -1,9 +1,8 @@
-//! `repro bench tsne` and `repro bench pca`: our embedding code beside
-//! openTSNE, measured in one run on the same points.
+//! `repro bench tsne`: our t-SNE beside openTSNE, measured in one run on
+//! the same points.
 
 use crate::embedding::affinities::joint;
 use crate::embedding::metrics::{kl_divergence, knn_accuracy, squared_distances};
-use crate::embedding::pca;
 use crate::embedding::tsne::{self as ours, TsneParams};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,7 +50,7 @@ fn opentsne(x: &[f32], n: usize, dims: usize, threads: usize) -> anyhow::Result<
     let tmp = tempfile::tempdir()?;
     let (input, output) = (tmp.path().join("x.f32"), tmp.path().join("y.f64"));
     std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
-    let out = Command::new("python3")
+    let out = Command::new(super::python())
         .arg(&script)
         .args([
             input.to_str().unwrap_or_default(),
@@ -109,19 +108,5 @@ pub fn tsne(sizes: &[usize], dims: &[usize], threads: usize) -> anyhow::Result<(
             );
         }
     }
-    Ok(())
-}
-
-pub fn pca(n: usize) -> anyhow::Result<()> {
-    let (x, _) = clusters(n, 512, 3);
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let p = pca::pca(&x, n, 512, 50, 0);
-        times.push(started.elapsed().as_secs_f64());
-        std::hint::black_box(p.scores);
-    }
-    times.sort_by(f64::total_cmp);
-    println!("PCA {n} x 512 -> 50: median {:.3} s, min {:.3} s (5 runs)", times[2], times[0]);
     Ok(())
 }

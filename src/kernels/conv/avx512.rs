@@ -18,17 +18,13 @@
 //! 16 channels), summed over every pixel of a group of images. A group's
 //! share is therefore the same whatever the thread count.
 
-use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, sum_in_order};
-use super::flex_values::{filled, lanes};
-use super::scratch;
+use super::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, sum_in_order};
+use crate::kernels::cpu::Avx512;
+use crate::kernels::flex_values::{filled, lanes};
+use crate::kernels::scratch;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
-
-/// Whether this CPU runs these kernels.
-pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
-}
 
 /// Forward tiles: (vectors of 16 q, output channels) held in registers;
 /// a plane takes the shape that wastes the fewest q.
@@ -40,6 +36,9 @@ const GRAD_BLOCK: usize = 32;
 /// Where things lie in the padded planes of one image.
 #[derive(Clone, Copy, Debug)]
 struct Geometry {
+    /// Every kernel call goes through a Geometry, so this token stands for
+    /// the CPU check in all of them.
+    cpu: Avx512,
     h: usize,
     w: usize,
     /// Padded row length, w + 2.
@@ -52,11 +51,11 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new(h: usize, w: usize) -> Geometry {
+    fn new(cpu: Avx512, h: usize, w: usize) -> Geometry {
         let wp = w + 2;
         let q = h * wp;
         let vecs = TILE_SHAPES.iter().map(|s| s.0).min_by_key(|v| q.div_ceil(16 * v) * 16 * v - q).expect("tile shapes");
-        Geometry { h, w, wp, stride: (h + 2) * wp, vecs, tiles: q.div_ceil(16 * vecs) }
+        Geometry { cpu, h, w, wp, stride: (h + 2) * wp, vecs, tiles: q.div_ceil(16 * vecs) }
     }
 
     /// q in one forward tile.
@@ -94,9 +93,9 @@ impl Geometry {
     fn block_gradient(&self, src: &[f32], mask: Option<&[f32]>, dst: &mut [f32]) {
         let hw = self.h * self.w;
         assert!(mask.is_none_or(|m| m.len() == src.len()) && dst.len() >= self.blocked_len(src.len() / hw));
-        // SAFETY: available() was checked; the reads stay inside src and
+        // SAFETY: geo.cpu proves AVX-512 F; the reads stay inside src and
         // mask (masked loads), the writes inside dst (see the assert).
-        unsafe { block_gradient(src, mask, hw, dst) }
+        unsafe { block_gradient(self.cpu, src, mask, hw, dst) }
     }
 
     /// Writes planes [c, h, w] into padded planes, each value zeroed where
@@ -110,9 +109,9 @@ impl Geometry {
             padded[..self.wp + 1].fill(0.0);
             for y in 0..self.h {
                 let (from, to) = (c * hw + y * self.w, (y + 1) * self.wp + 1);
-                // SAFETY: available() was checked; a row of w values is read
+                // SAFETY: geo.cpu proves AVX-512 F; a row of w values is read
                 // from src and mask and written to padded (asserts above).
-                unsafe { copy_row(&src[from..], mask.map(|m| &m[from..]), &mut padded[to..], self.w) };
+                unsafe { copy_row(self.cpu, &src[from..], mask.map(|m| &m[from..]), &mut padded[to..], self.w) };
                 // The right border of this row and the left one of the next.
                 padded[to + self.w..][..2].fill(0.0);
             }
@@ -152,9 +151,8 @@ fn pack(weight: &[f32], c_out: usize, c_in: usize, geo: Geometry) -> Vec<f32> {
 }
 
 /// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool) -> Vec<f32> {
-    assert!(available(), "the direct convolution needs AVX-512");
-    let geo = Geometry::new(d.h, d.w);
+pub fn forward(cpu: Avx512, x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool) -> Vec<f32> {
+    let geo = Geometry::new(cpu, d.h, d.w);
     let packed = pack(weight, d.c_out, d.c_in, geo);
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
     // SAFETY: unpad writes every value of every image.
@@ -176,9 +174,16 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool)
 
 /// Gradients for weight and bias, and for the input when `want_input`,
 /// given the output gradient and, when a ReLU followed, its output.
-pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[f32]>, d: ConvDims, want_input: bool) -> ConvGrads {
-    assert!(available(), "the direct convolution needs AVX-512");
-    let geo = Geometry::new(d.h, d.w);
+pub fn backward(
+    cpu: Avx512,
+    x: &[f32],
+    weight: &[f32],
+    grad_out: &[f32],
+    relu_out: Option<&[f32]>,
+    d: ConvDims,
+    want_input: bool,
+) -> ConvGrads {
+    let geo = Geometry::new(cpu, d.h, d.w);
     let flipped = want_input.then(|| pack(&flipped_kernel(weight, d), d.c_in, d.c_out, geo));
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.h * d.w);
     let groups: Vec<Group> = (0..d.n.div_ceil(IMAGES_PER_TASK))
@@ -280,7 +285,7 @@ fn convolve_padded(src: &[f32], c_src: usize, packed: &[f32], bias: &[f32], c_ds
         let bias = &bias[block * per..];
         for at in (0..run).step_by(tile) {
             let (src, out) = (&src[at..], &mut tiled[block * per * run + at..]);
-            // SAFETY: available() was checked; the assert above and
+            // SAFETY: geo.cpu proves AVX-512 F; the assert above and
             // buffer_len keep every load (at most run - 1 + 2 * wp + 2 past
             // a plane) and store inside the slices.
             unsafe {
@@ -297,6 +302,10 @@ fn convolve_padded(src: &[f32], c_src: usize, packed: &[f32], bias: &[f32], c_ds
 
 /// One tile: C output channels x V vectors of q, summed over every source channel
 /// and tap in registers.
+///
+/// # Safety
+/// AVX-512 F (`geo.cpu`); `src` holds `c_src` padded planes of `geo` from
+/// the tile on, `weights` C * 9 values a channel, `out` C rows of `run`.
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_kernel<const V: usize, const C: usize>(
     src: &[f32],
@@ -313,15 +322,20 @@ unsafe fn tile_kernel<const V: usize, const C: usize>(
         *row = [_mm512_set1_ps(bias[c]); V];
     }
     for ci in 0..c_src {
+        // SAFETY: plane ci lies inside src (the caller's contract).
         let plane = unsafe { src.add(ci * geo.stride) };
+        // SAFETY: channel ci's C * 9 weights lie inside weights.
         let taps = unsafe { weights.add(ci * 9 * C) };
         for t in 0..9 {
+            // SAFETY: a tap offset stays inside the padded plane.
             let at = unsafe { plane.add((t / 3) * geo.wp + t % 3) };
             let mut xs = [_mm512_setzero_ps(); V];
             for (v, x) in xs.iter_mut().enumerate() {
+                // SAFETY: V vectors from a tap stay inside the padded plane (buffer_len).
                 *x = unsafe { _mm512_loadu_ps(at.add(16 * v)) };
             }
             for (c, row) in acc.iter_mut().enumerate() {
+                // SAFETY: t < 9 and c < C index channel ci's weights.
                 let wv = _mm512_set1_ps(unsafe { *taps.add(t * C + c) });
                 for (a, x) in row.iter_mut().zip(&xs) {
                     *a = _mm512_fmadd_ps(*x, wv, *a);
@@ -331,6 +345,7 @@ unsafe fn tile_kernel<const V: usize, const C: usize>(
     }
     for (c, row) in acc.iter().enumerate() {
         for (v, a) in row.iter().enumerate() {
+            // SAFETY: row c of out holds run >= 16 * V values from the tile on.
             unsafe { _mm512_storeu_ps(out.add(c * run + 16 * v), *a) };
         }
     }
@@ -346,7 +361,7 @@ fn weight_grad(xs: &[f32], blocked: &[f32], images: usize, d: ConvDims, geo: Geo
         for ci in 0..d.c_in {
             let x = (xs, x_len, ci * geo.stride);
             let g = (blocked, g_len, block * GRAD_BLOCK * geo.h * geo.w);
-            // SAFETY: available() was checked; x reads stay inside plane ci
+            // SAFETY: geo.cpu proves AVX-512 F; x reads stay inside plane ci
             // of each image, g reads inside this block of each image.
             let sums = unsafe { grad_kernel(x, g, images, geo) };
             for (lane, co) in (block * GRAD_BLOCK..d.c_out.min((block + 1) * GRAD_BLOCK)).enumerate() {
@@ -362,22 +377,32 @@ fn weight_grad(xs: &[f32], blocked: &[f32], images: usize, d: ConvDims, geo: Geo
 /// sums[t][c] = sum over images and pixels p of g[c][p] * x[p + tap t] for
 /// the GRAD_BLOCK channels of one block; `x` and `g` are (buffer, length
 /// of one image's part, offset in it).
+///
+/// # Safety
+/// AVX-512 F (`geo.cpu`); each image's part holds a padded plane (x) and a
+/// block of GRAD_BLOCK x h x w values (g) from its offset.
 #[target_feature(enable = "avx512f")]
 unsafe fn grad_kernel(x: (&[f32], usize, usize), g: (&[f32], usize, usize), images: usize, geo: Geometry) -> [[f32; GRAD_BLOCK]; 9] {
     const VECS: usize = GRAD_BLOCK / 16;
     let mut acc = [[_mm512_setzero_ps(); VECS]; 9];
     for i in 0..images {
+        // SAFETY: image i's part starts inside x (the caller's contract).
         let xp = unsafe { x.0.as_ptr().add(i * x.1 + x.2) };
+        // SAFETY: image i's block starts inside g.
         let mut gp = unsafe { g.0.as_ptr().add(i * g.1 + g.2) };
         for oy in 0..geo.h {
             for ox in 0..geo.w {
                 let mut gv = [_mm512_setzero_ps(); VECS];
                 for (v, g) in gv.iter_mut().enumerate() {
+                    // SAFETY: a pixel's GRAD_BLOCK values lie inside the block.
                     *g = unsafe { _mm512_loadu_ps(gp.add(16 * v)) };
                 }
+                // SAFETY: moves to the next pixel, at most one past the block's end.
                 gp = unsafe { gp.add(GRAD_BLOCK) };
+                // SAFETY: (oy, ox) is inside the padded plane.
                 let at = unsafe { xp.add(oy * geo.wp + ox) };
                 for (t, row) in acc.iter_mut().enumerate() {
+                    // SAFETY: a tap from a real pixel stays inside the padded plane.
                     let xv = _mm512_set1_ps(unsafe { *at.add((t / 3) * geo.wp + t % 3) });
                     for (a, g) in row.iter_mut().zip(&gv) {
                         *a = _mm512_fmadd_ps(*g, xv, *a);
@@ -389,6 +414,7 @@ unsafe fn grad_kernel(x: (&[f32], usize, usize), g: (&[f32], usize, usize), imag
     let mut sums = [[0.0f32; GRAD_BLOCK]; 9];
     for (row, out) in acc.iter().zip(sums.iter_mut()) {
         for (v, a) in row.iter().enumerate() {
+            // SAFETY: out has GRAD_BLOCK = 16 * VECS values.
             unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * v), *a) };
         }
     }
@@ -399,10 +425,12 @@ unsafe fn grad_kernel(x: (&[f32], usize, usize), g: (&[f32], usize, usize), imag
 /// zeroed where `mask` is not positive.
 #[target_feature(enable = "avx512f")]
 unsafe fn load_masked(src: *const f32, mask: Option<*const f32>, lanes: __mmask16) -> __m512 {
+    // SAFETY: the caller makes the `lanes` values at src readable.
     let v = unsafe { _mm512_maskz_loadu_ps(lanes, src) };
     match mask {
         None => v,
         Some(m) => {
+            // SAFETY: and the same lanes of mask.
             let m = unsafe { _mm512_maskz_loadu_ps(lanes, m) };
             _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_setzero_ps()), v)
         }
@@ -411,9 +439,11 @@ unsafe fn load_masked(src: *const f32, mask: Option<*const f32>, lanes: __mmask1
 
 /// dst[..len] = src[..len], zeroed where mask is not positive.
 #[target_feature(enable = "avx512f")]
-unsafe fn copy_row(src: &[f32], mask: Option<&[f32]>, dst: &mut [f32], len: usize) {
+unsafe fn copy_row(_cpu: Avx512, src: &[f32], mask: Option<&[f32]>, dst: &mut [f32], len: usize) {
     for x in (0..len).step_by(16) {
         let k = lanes(len - x);
+        // SAFETY: lanes(len - x) keeps reads and writes within len values of
+        // src, mask and dst (the caller's contract: each holds len).
         unsafe {
             let v = load_masked(src.as_ptr().add(x), mask.map(|m| m.as_ptr().add(x)), k);
             _mm512_mask_storeu_ps(dst.as_mut_ptr().add(x), k, v);
@@ -425,7 +455,7 @@ unsafe fn copy_row(src: &[f32], mask: Option<&[f32]>, dst: &mut [f32], len: usiz
 /// [c / GRAD_BLOCK][hw][GRAD_BLOCK]: 16 pixels of a channel at a time,
 /// scattered to 16 rows that stay in L1 while the block's channels fill them.
 #[target_feature(enable = "avx512f")]
-unsafe fn block_gradient(src: &[f32], mask: Option<&[f32]>, hw: usize, dst: &mut [f32]) {
+unsafe fn block_gradient(_cpu: Avx512, src: &[f32], mask: Option<&[f32]>, hw: usize, dst: &mut [f32]) {
     let channels = src.len() / hw;
     let rows =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(GRAD_BLOCK as i32));
@@ -439,6 +469,8 @@ unsafe fn block_gradient(src: &[f32], mask: Option<&[f32]>, hw: usize, dst: &mut
             let k = lanes(hw - p);
             for c in 0..count {
                 let at = (first + c) * hw + p;
+                // SAFETY: lanes(hw - p) keeps reads inside channel first + c of src
+                // and mask; the scatter writes rows p.. of this block of dst.
                 unsafe {
                     let v = load_masked(src.as_ptr().add(at), mask.map(|m| m.as_ptr().add(at)), k);
                     _mm512_mask_i32scatter_ps::<4>(out.as_mut_ptr().add(p * GRAD_BLOCK + c), k, rows, v);

@@ -1,12 +1,12 @@
 //! 3x3 convolution, stride 1, zero padding 1 (Keras "same"), by im2col and
-//! matrix products: the path for CPUs without AVX-512 (`conv_direct` is
+//! matrix products: the path for CPUs without AVX-512 (`avx512` is
 //! faster where it runs), and a second implementation for tests to compare.
 //!
 //! Each image becomes a [c_in*9, h*w] patch matrix (im2col) and one matrix
 //! product with the [c_out, c_in*9] kernel, single-threaded; rayon spreads
 //! the fixed groups of images over the threads.
 
-use super::conv_kernels::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, relu_backward, sum_in_order};
+use super::{ConvDims, ConvGrads, IMAGES_PER_TASK, flipped_kernel, relu_backward, sum_in_order};
 use rayon::prelude::*;
 
 /// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.

@@ -1,13 +1,21 @@
 //! 3x3 convolution, stride 1, zero padding 1 (Keras "same"), on contiguous
 //! NCHW f32 slices: forward, input gradient and weight/bias gradients.
 //!
-//! Two implementations: `conv_direct` (AVX-512 register tiles) where the
-//! CPU has AVX-512, else `conv_im2col` (patch matrices and `gemm`). Both
+//! `op` is the burn-facing op. Two kernels: `avx512` (direct, register
+//! tiles) where the CPU has AVX-512, else `portable` (im2col patch matrices
+//! and `gemm`); the CPU token chooses between them here. Both
 //! split the batch into fixed groups of `IMAGES_PER_TASK` images that rayon
 //! spreads over the threads and sum the weight gradient group by group in
 //! a fixed order, so results do not depend on the thread count.
 
-use super::conv_im2col;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+pub mod op;
+pub mod portable;
+
+pub use op::conv3x3;
+
+use crate::kernels::cpu::Avx512;
 
 pub const IMAGES_PER_TASK: usize = 4;
 
@@ -42,27 +50,15 @@ pub struct ConvGrads {
     pub bias: Vec<f32>,
 }
 
-/// Whether `forward` and `backward` use the AVX-512 kernels on this CPU.
-pub fn direct_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::conv_direct::available()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// out[n, c_out, h, w] = bias + conv(x, weight), then max(0, .) when `relu`.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvDims, relu: bool) -> Vec<f32> {
     check_lengths(x, weight, d);
     assert_eq!(bias.len(), d.c_out, "conv bias has {} values for {} output channels", bias.len(), d.c_out);
     #[cfg(target_arch = "x86_64")]
-    if direct_available() {
-        return super::conv_direct::forward(x, weight, bias, d, relu);
+    if let Some(cpu) = Avx512::detect() {
+        return avx512::forward(cpu, x, weight, bias, d, relu);
     }
-    conv_im2col::forward(x, weight, bias, d, relu)
+    portable::forward(x, weight, bias, d, relu)
 }
 
 /// Gradients for weight and bias, and for the input when `want_input`,
@@ -73,10 +69,10 @@ pub fn backward(x: &[f32], weight: &[f32], grad_out: &[f32], relu_out: Option<&[
     assert_eq!(grad_out.len(), d.n * d.output_len(), "conv output gradient has the wrong length for {d:?}");
     assert!(relu_out.is_none_or(|o| o.len() == grad_out.len()), "conv ReLU output has the wrong length for {d:?}");
     #[cfg(target_arch = "x86_64")]
-    if direct_available() {
-        return super::conv_direct::backward(x, weight, grad_out, relu_out, d, want_input);
+    if let Some(cpu) = Avx512::detect() {
+        return avx512::backward(cpu, x, weight, grad_out, relu_out, d, want_input);
     }
-    conv_im2col::backward(x, weight, grad_out, relu_out, d, want_input)
+    portable::backward(x, weight, grad_out, relu_out, d, want_input)
 }
 
 /// grad * (out > 0): the gradient before a ReLU whose output was `out`.

@@ -1,12 +1,12 @@
 //! The model's 3x3 "same" convolution (and its ReLU) as a burn backend
-//! extension: the kernels of `conv_kernels` on burn-flex tensors, with a
+//! extension: the kernels of `kernels::conv` on burn-flex tensors, with a
 //! hand-written backward step for autodiff. burn-flex's conv2d computes the
 //! input gradient as a transposed convolution and the weight gradient as a
 //! convolution with an output-sized kernel; at batch 64 its 64-to-64
 //! convolution at 32x32 took 122 ms backward (`repro bench layers`).
 
-use super::conv_kernels::{self, ConvDims};
-use super::flex_values::{floats, tensor};
+use super::ConvDims;
+use crate::kernels::flex_values::{floats, tensor};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -34,7 +34,7 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, relu: bool) -> 
 impl Conv3x3Backend for Flex {
     fn conv3x3(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
         let d = dims(&x, &weight);
-        let out = conv_kernels::forward(&floats(&x), &floats(&weight), &floats(&bias), d, relu);
+        let out = super::forward(&floats(&x), &floats(&weight), &floats(&bias), d, relu);
         tensor(out, [d.n, d.c_out, d.h, d.w])
     }
 }
@@ -71,7 +71,7 @@ impl Backward<Flex, 3> for Conv3x3Step {
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_id);
         let d = dims(&x, &weight);
         let relu_out = relu_out.as_ref().map(floats);
-        let g = conv_kernels::backward(&floats(&x), &floats(&weight), &floats(&grad), relu_out.as_deref(), d, node_x.is_some());
+        let g = super::backward(&floats(&x), &floats(&weight), &floats(&grad), relu_out.as_deref(), d, node_x.is_some());
         if let (Some(node), Some(dx)) = (node_x, g.input) {
             grads.register::<Flex>(node.id, tensor(dx, [d.n, d.c_in, d.h, d.w]));
         }

@@ -42,7 +42,12 @@ fn time_layer(name: &str, layer: &Layer, x: &Value, rounds: usize, device: &Devi
         backward.push(t.elapsed().as_secs_f64() * 1e3);
     }
     // The first round warms allocations and is dropped.
-    Timing { name: name.to_string(), input: x.dims(), forward_ms: median(&mut forward[1..]), backward_ms: median(&mut backward[1..]) }
+    Timing {
+        name: name.to_string(),
+        input: x.dims(),
+        forward_ms: super::median(&mut forward[1..]),
+        backward_ms: super::median(&mut backward[1..]),
+    }
 }
 
 /// A fresh leaf with the same values, so each round's graph is the layer alone.
@@ -68,11 +73,6 @@ fn weighted_sum(out: Value, device: &Device) -> Tensor<1> {
 fn weighted<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<1> {
     let r = Tensor::random(t.dims(), Distribution::Default, device);
     (t * r).sum()
-}
-
-pub(crate) fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn print_table(timings: &[Timing], batch: usize) {

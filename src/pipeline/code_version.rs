@@ -1,0 +1,170 @@
+//! A kind's code version, derived rather than typed: the closure of source
+//! files its entry modules reach (child modules, paths into the crate,
+//! imported names followed through re-exports, `include_str!`), hashed over
+//! their tokens, plus the crates and compiler those files were built with.
+
+use super::hashing::sha256_hex;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One source file as `build.rs` saw it (paths are `a::b::Item`).
+#[derive(Clone, Copy, Debug)]
+pub struct SourceRow {
+    pub path: &'static str,
+    /// sha256 of the file's tokens (Rust) or bytes (anything else).
+    pub digest: &'static str,
+    /// The module path of a Rust file under `src/` (`""` for the crate root).
+    pub module: Option<&'static str>,
+    /// Files of the child modules it declares.
+    pub mods: &'static [&'static str],
+    pub paths: &'static [&'static str],
+    pub bindings: &'static [(&'static str, &'static str)],
+    pub crates: &'static [&'static str],
+    pub includes: &'static [&'static str],
+    pub envs: &'static [&'static str],
+}
+
+/// The compiled program as seen by code versions: its sources, direct
+/// dependencies (`crate ident, package, Cargo.toml spec`) and locked crates.
+#[derive(Clone, Copy)]
+pub struct SourceTree<'a> {
+    pub sources: &'a [SourceRow],
+    pub direct_deps: &'a [(&'a str, &'a str, &'a str)],
+    pub locked: &'a [(&'a str, &'a str, &'a [usize])],
+    pub package_version: &'a str,
+    /// `rustc -V` of the compiler that built it.
+    pub rustc: &'a str,
+}
+
+/// What a kind's code is made of.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Closure {
+    /// `path -> digest` of every file reached.
+    pub files: BTreeMap<String, String>,
+    /// External crates named by those files (as used in code).
+    pub crates: BTreeSet<String>,
+    /// Compile-time variables those files read (`CARGO_PKG_VERSION`).
+    pub envs: BTreeSet<String>,
+}
+
+impl Closure {
+    /// The code version: sha256 over the kind and each file's path and digest.
+    pub fn version(&self, kind: &str) -> String {
+        let mut text = format!("kind {kind}\n");
+        for (path, digest) in &self.files {
+            text.push_str(&format!("{path} {digest}\n"));
+        }
+        sha256_hex(text.as_bytes())
+    }
+}
+
+impl<'a> SourceTree<'a> {
+    fn row(&self, path: &str) -> Option<&'a SourceRow> {
+        self.sources.iter().find(|r| r.path == path)
+    }
+
+    fn module_file(&self, module: &[&str]) -> Option<&'a SourceRow> {
+        let name = module.join("::");
+        // The binary's root shares the empty path with the library's.
+        self.sources.iter().find(|r| r.module == Some(name.as_str()) && r.path != "src/main.rs")
+    }
+
+    /// The closure of `entries` (module paths such as `stages::train`).
+    /// An entry brings its child modules; a file reached by a path brings
+    /// what it refers to, not every module it declares.
+    pub fn closure(&self, entries: &[&str]) -> Result<Closure, String> {
+        let mut walk = Walk { tree: *self, out: Closure::default(), pending: Vec::new() };
+        for entry in entries {
+            let segs: Vec<&str> = entry.split("::").filter(|s| !s.is_empty()).collect();
+            let row = self.module_file(&segs).ok_or_else(|| format!("entry module `{entry}` is not a file under src/"))?;
+            walk.entry(row);
+        }
+        while let Some(row) = walk.pending.pop() {
+            walk.follow(row);
+        }
+        Ok(walk.out)
+    }
+
+    /// `package -> version` of every locked crate reachable from the
+    /// closure's crates (several versions of one crate joined by `, `), and
+    /// `package -> Cargo.toml spec` of the direct ones.
+    pub fn crate_versions(&self, closure: &Closure) -> BTreeMap<String, String> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = Vec::new();
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (ident, package, spec) in self.direct_deps {
+            if closure.crates.contains(*ident) {
+                out.entry(format!("{package} (Cargo.toml)")).or_default().insert(spec.to_string());
+                stack.extend(self.locked.iter().position(|(n, _, _)| n == package));
+            }
+        }
+        while let Some(i) = stack.pop() {
+            if seen.insert(i) {
+                let (name, version, deps) = self.locked[i];
+                out.entry(name.to_string()).or_default().insert(version.to_string());
+                stack.extend(deps.iter().copied());
+            }
+        }
+        if closure.envs.iter().any(|e| e.starts_with("CARGO_PKG_")) {
+            out.entry("repro".into()).or_default().insert(self.package_version.to_string());
+        }
+        out.into_iter().map(|(k, v)| (k, v.into_iter().collect::<Vec<_>>().join(", "))).collect()
+    }
+}
+
+struct Walk<'a> {
+    tree: SourceTree<'a>,
+    out: Closure,
+    pending: Vec<&'a SourceRow>,
+}
+
+impl<'a> Walk<'a> {
+    fn add(&mut self, row: &'a SourceRow) -> bool {
+        let fresh = !self.out.files.contains_key(row.path);
+        if fresh {
+            self.out.files.insert(row.path.to_string(), row.digest.to_string());
+            self.pending.push(row);
+        }
+        fresh
+    }
+
+    fn entry(&mut self, row: &'a SourceRow) {
+        self.add(row);
+        for child in row.mods {
+            if let Some(c) = self.tree.row(child) {
+                self.entry(c);
+            }
+        }
+    }
+
+    fn follow(&mut self, row: &'a SourceRow) {
+        self.out.crates.extend(row.crates.iter().map(|c| c.to_string()));
+        self.out.envs.extend(row.envs.iter().map(|e| e.to_string()));
+        for inc in row.includes {
+            if let Some(r) = self.tree.row(inc) {
+                self.add(r);
+            }
+        }
+        for path in row.paths {
+            self.resolve(path, 0);
+        }
+    }
+
+    /// Adds the file that defines `path`'s item, looking through re-exports.
+    fn resolve(&mut self, path: &str, depth: usize) {
+        let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+        for i in (0..=segs.len()).rev() {
+            let Some(file) = self.tree.module_file(&segs[..i]) else { continue };
+            if let Some(name) = segs.get(i)
+                && let Some((_, target)) = file.bindings.iter().find(|(n, _)| n == name)
+                && depth < 16
+            {
+                let rest = &segs[i + 1..];
+                let next = std::iter::once(*target).chain(rest.iter().copied()).collect::<Vec<_>>().join("::");
+                self.resolve(&next, depth + 1);
+                return;
+            }
+            self.add(file);
+            return;
+        }
+    }
+}

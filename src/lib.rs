@@ -1,6 +1,7 @@
 //! `repro`: regenerates the report "Deep Learning for Image Classification
 //! with EM Algorithms" from raw data as a pipeline of cached stages.
 
+pub mod artifacts;
 pub mod bench;
 pub mod cli;
 pub mod clustering;

@@ -1,6 +1,7 @@
 //! CIFAR-10 and its stand-ins: sources, loaders and subsets.
 
 pub mod archive;
+pub mod augment;
 pub mod cifar_binary;
 pub mod dataset;
 pub mod download;

@@ -2,9 +2,9 @@
 
 use super::sample_grid::upscale;
 use super::{FONT, plot_err};
+use crate::artifacts::gradcam::CamRow;
 use crate::data::dataset::SIDE;
 use crate::gradcam::heatmap::{colour, overlay};
-use crate::stages::gradcam::CamRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

@@ -2,7 +2,7 @@
 //! and standard deviation over seeds, one point a weight.
 
 use super::{FONT, plot_err};
-use crate::stages::sweep::SweepPoint;
+use crate::artifacts::sweep::SweepPoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

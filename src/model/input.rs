@@ -1,7 +1,7 @@
 //! Turning dataset images and labels into model inputs.
 
+use crate::data::augment::Augment;
 use crate::data::dataset::{IMAGE_BYTES, SIDE, Split};
-use crate::training::augment::Augment;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 

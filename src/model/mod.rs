@@ -2,7 +2,6 @@
 
 pub mod cnn;
 pub mod extract;
-pub mod feature_file;
 pub mod input;
 pub mod summary;
 pub mod weights;

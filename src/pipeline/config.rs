@@ -266,7 +266,8 @@ impl Pipeline {
     }
 
     fn check_cycles(&self) -> Result<(), ConfigError> {
-        if let Some(cycle) = super::dag::find_cycle(self) {
+        let edges: Vec<(&str, &[String])> = self.stages.iter().map(|s| (s.name.as_str(), s.depends_on.as_slice())).collect();
+        if let Some(cycle) = super::cycle::find_cycle(&edges) {
             let first = self.stage(&cycle[0]).expect("cycle names declared stages");
             return Err(self.at().error(
                 first.span.clone(),

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod code_version;
 pub mod config;
+pub mod cycle;
 pub mod dag;
 pub mod export;
 pub mod fingerprint;

@@ -1,6 +1,7 @@
 //! Stage kind `dataset`: fetches or reads CIFAR-10 (or makes synthetic
 //! data), takes the profile's stratified subset and writes one artifact.
 
+use crate::artifacts::dataset::{DATASET, DataSummary, SUMMARY};
 use crate::data::{self, Dataset, download};
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
@@ -43,17 +44,6 @@ impl DataParams {
     }
 }
 
-/// Per-split summary written beside the dataset for reports.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct DataSummary {
-    pub classes: Vec<String>,
-    pub provenance: data::Provenance,
-    pub train_counts: Vec<usize>,
-    pub test_counts: Vec<usize>,
-    /// Mean of each channel over the training images, in 0..1.
-    pub channel_means: [f64; 3],
-}
-
 pub struct DatasetKind;
 
 impl StageKind for DatasetKind {
@@ -91,9 +81,9 @@ impl StageKind for DatasetKind {
         let full = load(ctx, &p)?;
         let dataset = subset(full, &p);
         ctx.log(format!("{} train / {} test images from {}", dataset.train.len(), dataset.test.len(), dataset.provenance.description));
-        dataset.write(&ctx.out_dir.join("dataset.bin"))?;
+        dataset.write(&ctx.out_dir.join(DATASET))?;
         let summary = summarise(&dataset);
-        std::fs::write(ctx.out_dir.join("data_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+        std::fs::write(ctx.out_dir.join(SUMMARY), serde_json::to_vec_pretty(&summary)?)?;
         Ok(())
     }
 }

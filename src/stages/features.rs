@@ -1,10 +1,10 @@
 //! Stage kind `features`: outputs of named layers of a trained model for a
 //! seeded, stratified sample of test images (SPEC section 6).
 
-use super::train::{load_trained, read_dataset, trained_input};
+use crate::artifacts::features::{FEATURES, FeatureHeader, Features};
+use crate::artifacts::{dataset, train::TrainOutputs};
 use crate::data::subset::stratified;
 use crate::model::extract::{Tap, extract};
-use crate::model::feature_file::{FeatureHeader, Features};
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use burn::tensor::Device;
 
@@ -58,10 +58,9 @@ impl StageKind for FeaturesKind {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: FeatureParams = ctx.params()?;
-        let dataset = read_dataset(ctx)?;
+        let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
-        let (stage, outputs) = trained_input(ctx)?;
-        let (model, metrics) = load_trained(stage, outputs, &device)?;
+        let (model, metrics) = TrainOutputs::one(&ctx.inputs, &ctx.stage)?.load(&device)?;
         let indices = stratified(&dataset.test.labels, p.sample_size, p.seed);
         let bar = ctx.bar(indices.len().div_ceil(p.batch_size) as u64, "features");
         let mut matrices: Vec<Vec<f32>> = vec![Vec::new(); p.layers.len()];
@@ -79,7 +78,7 @@ impl StageKind for FeaturesKind {
             indices,
             taps: p.layers.iter().map(|&t| (t, t.width())).collect(),
         };
-        Features { header, matrices }.write(&ctx.out_dir.join("features.bin"))?;
+        Features { header, matrices }.write(&ctx.out_dir.join(FEATURES))?;
         ctx.log(format!(
             "{} layer(s) of model {} for {} test images",
             p.layers.len(),

@@ -1,16 +1,17 @@
 //! Stage kind `figures`: draws every figure from upstream outputs it
 //! recognises by name (a dataset gives the sample grid).
 
-use super::gradcam::GradcamFile;
-use super::sweep::SweepFile;
-use super::train::TrainMetrics;
-use super::tsne::EmbeddingsFile;
+use crate::artifacts::dataset::{self, DATASET};
+use crate::artifacts::embeddings::{EMBEDDINGS, EmbeddingsFile};
+use crate::artifacts::gradcam::{GRADCAM, GradcamFile};
+use crate::artifacts::sweep::{SWEEP, SweepFile};
+use crate::artifacts::train::{TrainMetrics, TrainOutputs};
+use crate::artifacts::{find, read_json};
 use crate::data::Dataset;
 use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, sweep_plot};
 use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::history::EpochRow;
-use anyhow::Context;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +48,7 @@ impl StageKind for FiguresKind {
         let p: FigureParams = ctx.params()?;
         let mut drawn = 0;
         for outputs in ctx.inputs.values() {
-            if let Some(path) = outputs.get("dataset.bin") {
+            if let Some(path) = outputs.get(DATASET) {
                 let dataset = Dataset::read(path)?;
                 let rows = sample_grid::pick(&dataset, p.samples_per_class);
                 let size = sample_grid::size(dataset.classes.len(), p.samples_per_class);
@@ -76,9 +77,8 @@ impl StageKind for FiguresKind {
         drawn += draw_center_figures(ctx, &runs)?;
         drawn += draw_embeddings(ctx)?;
         drawn += draw_gradcam(ctx)?;
-        if let Some(path) = ctx.inputs.values().find_map(|o| o.get("sweep.json")) {
-            let file: SweepFile =
-                serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad sweep output", path.display()))?;
+        if let Some((_, path)) = find(&ctx.inputs, SWEEP) {
+            let file: SweepFile = read_json(path)?;
             figures::draw_both(
                 &ctx.out_dir,
                 "sweep",
@@ -103,21 +103,10 @@ struct Run {
 }
 
 fn training_runs(ctx: &StageContext) -> anyhow::Result<Vec<Run>> {
-    let mut runs = Vec::new();
-    for (stage, outputs) in &ctx.inputs {
-        let (Some(history), Some(metrics)) = (outputs.get("history.csv"), outputs.get("metrics.json")) else { continue };
-        let summary = match outputs.get("model_summary.json") {
-            Some(path) => Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?),
-            None => None,
-        };
-        runs.push(Run {
-            stage: stage.clone(),
-            history: crate::training::history::read_csv(history)?,
-            metrics: serde_json::from_slice(&std::fs::read(metrics)?).with_context(|| format!("{}: bad metrics", metrics.display()))?,
-            summary,
-        });
-    }
-    Ok(runs)
+    TrainOutputs::all(&ctx.inputs)
+        .into_iter()
+        .map(|t| Ok(Run { stage: t.stage.to_string(), history: t.history()?, metrics: t.metrics()?, summary: t.summary()? }))
+        .collect()
 }
 
 /// Figures 3-1 (the model with its center-loss branch) and 3-2 (the final
@@ -159,9 +148,8 @@ fn draw_center_figures(ctx: &StageContext, runs: &[Run]) -> anyhow::Result<usize
 fn draw_embeddings(ctx: &StageContext) -> anyhow::Result<usize> {
     let mut drawn = 0;
     for outputs in ctx.inputs.values() {
-        let Some(path) = outputs.get("embeddings.json") else { continue };
-        let file: EmbeddingsFile =
-            serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad embeddings", path.display()))?;
+        let Some(path) = outputs.get(EMBEDDINGS) else { continue };
+        let file: EmbeddingsFile = read_json(path)?;
         for layer in &file.layers {
             let name = serde_json::to_value(layer.layer)?.as_str().unwrap_or_default().to_string();
             for e in &layer.embeddings {
@@ -184,11 +172,9 @@ fn draw_embeddings(ctx: &StageContext) -> anyhow::Result<usize> {
 
 /// Figure 6 from a gradcam output and the dataset's test images.
 fn draw_gradcam(ctx: &StageContext) -> anyhow::Result<usize> {
-    let Some(path) = ctx.inputs.values().find_map(|o| o.get("gradcam.json")) else { return Ok(0) };
-    let file: GradcamFile =
-        serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad gradcam output", path.display()))?;
-    let data = ctx.inputs.values().find_map(|o| o.get("dataset.bin")).context("Grad-CAM's figure needs the dataset stage in depends_on")?;
-    let dataset = Dataset::read(data)?;
+    let Some((_, path)) = find(&ctx.inputs, GRADCAM) else { return Ok(0) };
+    let file: GradcamFile = read_json(path)?;
+    let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
     figures::draw_both(
         &ctx.out_dir,
         "gradcam",

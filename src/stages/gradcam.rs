@@ -2,7 +2,8 @@
 //! classified one when there is one), its Grad-CAM heatmap for its true
 //! class on the last Conv2D maps, upsampled to 32x32 (SPEC section 7).
 
-use super::train::{load_trained, read_dataset, trained_input};
+use crate::artifacts::gradcam::{CamRow, GRADCAM, GradcamFile};
+use crate::artifacts::{dataset, train::TrainOutputs};
 use crate::gradcam::{Tail, cam, upsample};
 use crate::model::extract::{Tap, extract};
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
@@ -23,26 +24,6 @@ pub struct GradcamParams {
 
 fn d_candidates() -> usize {
     20
-}
-
-/// One row of Figure 6.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct CamRow {
-    pub class: u8,
-    pub name: String,
-    /// Index into the test split.
-    pub index: usize,
-    pub predicted: u8,
-    /// The 8x8 map before upsampling.
-    pub cam: Vec<f32>,
-    /// 32x32, scaled to 0..1.
-    pub heat: Vec<f32>,
-}
-
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct GradcamFile {
-    pub model: String,
-    pub rows: Vec<CamRow>,
 }
 
 pub struct GradcamKind;
@@ -69,10 +50,9 @@ impl StageKind for GradcamKind {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: GradcamParams = ctx.params()?;
-        let dataset = read_dataset(ctx)?;
+        let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
-        let (stage, outputs) = trained_input(ctx)?;
-        let (model, metrics) = load_trained(stage, outputs, &device)?;
+        let (model, metrics) = TrainOutputs::one(&ctx.inputs, &ctx.stage)?.load(&device)?;
         let tail = Tail::new(&model, &device);
         let mut rows = Vec::new();
         for class in 0..dataset.classes.len() as u8 {
@@ -91,7 +71,7 @@ impl StageKind for GradcamKind {
         }
         let correct = rows.iter().filter(|r| r.predicted == r.class).count();
         ctx.log(format!("Grad-CAM for {} classes ({correct} correctly classified) on model {}", rows.len(), metrics.label));
-        std::fs::write(ctx.out_dir.join("gradcam.json"), serde_json::to_vec(&GradcamFile { model: metrics.label, rows })?)?;
+        std::fs::write(ctx.out_dir.join(GRADCAM), serde_json::to_vec(&GradcamFile { model: metrics.label, rows })?)?;
         Ok(())
     }
 }

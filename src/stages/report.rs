@@ -1,10 +1,12 @@
 //! Stage kind `report`: fills the Markdown and HTML templates from what
 //! upstream stages produced, and copies their figures beside the report.
 
-use super::data::DataSummary;
 use super::published;
-use super::train::TrainMetrics;
-use super::tsne::EmbeddingsFile;
+use crate::artifacts::dataset::{DataSummary, SUMMARY};
+use crate::artifacts::embeddings::{EMBEDDINGS, EmbeddingsFile};
+use crate::artifacts::sweep::{SWEEP, SweepFile};
+use crate::artifacts::train::TrainOutputs;
+use crate::artifacts::{find, read_json};
 use crate::model::summary::Summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
@@ -18,6 +20,9 @@ pub struct ReportParams {
     pub templates: String,
     #[serde(default = "default_title")]
     pub title: String,
+    /// The train stage whose summary is Figure 1 (default: the first one).
+    #[serde(default)]
+    pub summary_model: Option<String>,
 }
 
 fn default_title() -> String {
@@ -117,7 +122,7 @@ struct ReportContext {
     figures: Vec<Figure>,
     separation: Vec<SeparationRow>,
     claims: Vec<Claim>,
-    sweep: Option<super::sweep::SweepFile>,
+    sweep: Option<SweepFile>,
     stages: Vec<StageRef>,
     dag: String,
 }
@@ -133,7 +138,7 @@ impl StageKind for ReportKind {
         typed_params::<ReportParams>(params).map(|_| ())
     }
     fn param_help(&self) -> String {
-        "templates (folder with report.md.j2 and report.html.j2), title".into()
+        "templates (folder with report.md.j2 and report.html.j2), title, summary_model (a train stage)".into()
     }
     fn file_params(&self, _params: &toml::Table) -> Vec<String> {
         vec!["templates".into()]
@@ -147,12 +152,7 @@ impl StageKind for ReportKind {
         let (separation, embeddings) = separation_rows(ctx)?;
         let context = ReportContext {
             claims: claims(&embeddings),
-            sweep: match ctx.inputs.values().find_map(|o| o.get("sweep.json")) {
-                Some(path) => {
-                    Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad sweep output", path.display()))?)
-                }
-                None => None,
-            },
+            sweep: find(&ctx.inputs, SWEEP).map(|(_, path)| read_json(path)).transpose()?,
             separation,
             title: p.title,
             profile: ctx.profile.clone(),
@@ -160,7 +160,7 @@ impl StageKind for ReportKind {
             backend: crate::BACKEND,
             data: data_section(ctx)?,
             models: model_rows(ctx)?,
-            summary: model_summary(ctx)?,
+            summary: model_summary(ctx, p.summary_model.as_deref())?,
             figures,
             stages: ctx
                 .upstream
@@ -190,9 +190,8 @@ fn render(dir: &Path, name: &str, context: &ReportContext, dest: &Path) -> anyho
 
 fn data_section(ctx: &StageContext) -> anyhow::Result<Option<DataSection>> {
     for (stage, outputs) in &ctx.inputs {
-        if let Some(path) = outputs.get("data_summary.json") {
-            let summary: DataSummary =
-                serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad data summary", path.display()))?;
+        if let Some(path) = outputs.get(SUMMARY) {
+            let summary: DataSummary = read_json(path)?;
             let rows: Vec<ClassRow> = summary
                 .classes
                 .iter()
@@ -303,14 +302,13 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
 
 fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
     let mut rows = Vec::new();
-    for (stage, outputs) in &ctx.inputs {
-        let Some(path) = outputs.get("metrics.json") else { continue };
-        let m: TrainMetrics = serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad metrics", path.display()))?;
+    for run in TrainOutputs::all(&ctx.inputs) {
+        let (stage, m) = (run.stage.to_string(), run.metrics()?);
         let published = published::training(&m.label);
         let (accuracy, loss) = (m.test_accuracy * 100.0, m.test_loss);
         rows.push(ModelRow {
-            stage: stage.clone(),
-            fingerprint: fingerprint_of(ctx, stage),
+            fingerprint: fingerprint_of(ctx, &stage),
+            stage,
             change: published::change(&m.label),
             published_accuracy: published.map(|p| p.0),
             published_loss: published.and_then(|p| p.1),
@@ -332,18 +330,17 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
     Ok(rows)
 }
 
-/// Figure 1: the summary of the final model (or any trained model).
-fn model_summary(ctx: &StageContext) -> anyhow::Result<Option<Summary>> {
-    let mut found = None;
-    for (stage, outputs) in &ctx.inputs {
-        if let Some(path) = outputs.get("model_summary.json")
-            && outputs.contains_key("model.weights")
-            && (found.is_none() || stage == "train_final")
-        {
-            found = Some(serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad summary", path.display()))?);
-        }
-    }
-    Ok(found)
+/// Figure 1: the summary of the `summary_model` stage, else of the first
+/// trained model.
+fn model_summary(ctx: &StageContext, summary_model: Option<&str>) -> anyhow::Result<Option<Summary>> {
+    let runs: Vec<TrainOutputs> = TrainOutputs::all(&ctx.inputs).into_iter().filter(|t| t.has_model()).collect();
+    let chosen = match summary_model {
+        Some(stage) => Some(runs.iter().find(|t| t.stage == stage).with_context(|| {
+            format!("stage `{}`: params.summary_model = \"{stage}\" is not a train stage in its depends_on", ctx.stage)
+        })?),
+        None => runs.first(),
+    };
+    chosen.map_or(Ok(None), |t| t.summary())
 }
 
 fn layer_name(tap: crate::model::extract::Tap) -> String {
@@ -354,9 +351,8 @@ fn layer_name(tap: crate::model::extract::Tap) -> String {
 fn separation_rows(ctx: &StageContext) -> anyhow::Result<(Vec<SeparationRow>, Vec<EmbeddingsFile>)> {
     let (mut rows, mut files) = (Vec::new(), Vec::new());
     for (stage, outputs) in &ctx.inputs {
-        let Some(path) = outputs.get("embeddings.json") else { continue };
-        let file: EmbeddingsFile =
-            serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{}: bad embeddings", path.display()))?;
+        let Some(path) = outputs.get(EMBEDDINGS) else { continue };
+        let file: EmbeddingsFile = read_json(path)?;
         for l in &file.layers {
             let mut spaces = vec![
                 (format!("raw ({}-d)", l.width), &l.raw),

@@ -4,7 +4,9 @@
 //! standard deviation over seeds, and whether any w > 0 beats w = 0 by
 //! more than the seeds' noise.
 
-use super::train::{TrainParams, feature_distance_ratio, read_dataset};
+use super::train::{TrainParams, feature_distance_ratio};
+use crate::artifacts::dataset;
+use crate::artifacts::sweep::{SWEEP, SweepFile, SweepPoint, SweepRun};
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::{self, Reporter};
 use anyhow::Context;
@@ -18,37 +20,6 @@ pub struct SweepParams {
     pub seeds: Vec<u64>,
     /// The training protocol of every run (`center_weight` and `seed` are set per run).
     pub train: toml::Table,
-}
-
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SweepRun {
-    pub weight: f64,
-    pub seed: u64,
-    pub test_accuracy: f64,
-    pub test_loss: f64,
-    pub feature_ratio: f64,
-    pub epochs: usize,
-}
-
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SweepPoint {
-    pub weight: f64,
-    pub runs: usize,
-    pub accuracy_mean: f64,
-    pub accuracy_std: f64,
-    pub ratio_mean: f64,
-    pub ratio_std: f64,
-}
-
-/// The stage's output, `sweep.json`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SweepFile {
-    pub runs: Vec<SweepRun>,
-    pub points: Vec<SweepPoint>,
-    /// One sentence, with numbers: does center loss help here?
-    pub verdict: String,
-    pub train_images: usize,
-    pub test_images: usize,
 }
 
 pub struct SweepKind;
@@ -96,7 +67,7 @@ impl StageKind for SweepKind {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: SweepParams = ctx.params()?;
-        let dataset = read_dataset(ctx)?;
+        let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
         let bar = |len: u64, what: &str| ctx.bar(len, what);
         let log = |line: String| ctx.log(line);
@@ -127,7 +98,7 @@ impl StageKind for SweepKind {
         let file =
             SweepFile { verdict: verdict(&points), points, runs, train_images: dataset.train.len(), test_images: dataset.test.len() };
         ctx.log(&file.verdict);
-        std::fs::write(ctx.out_dir.join("sweep.json"), serde_json::to_vec_pretty(&file)?)?;
+        std::fs::write(ctx.out_dir.join(SWEEP), serde_json::to_vec_pretty(&file)?)?;
         Ok(())
     }
 }

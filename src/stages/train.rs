@@ -1,18 +1,18 @@
 //! Stage kind `train`: trains the report's CNN on the dataset artifact and
 //! writes its history (CSV, Parquet), test metrics, weights and summary.
 
+use crate::artifacts::dataset;
+use crate::artifacts::train::{self, TrainMetrics};
 use crate::clustering::separation::center_distance_ratio;
-use crate::data::Dataset;
+use crate::data::augment::Augment;
 use crate::data::dataset::CIFAR10_CLASSES;
 use crate::model::CnnConfig;
 use crate::model::extract::{Tap, extract};
 use crate::model::summary;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
-use crate::training::augment::Augment;
 use crate::training::center_loss::{CenterSettings, CenterUpdate};
 use crate::training::optimizer::{OptimizerKind, OptimizerParams};
 use crate::training::{self, Reporter, TrainSettings};
-use anyhow::Context;
 use burn::tensor::Device;
 
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -174,24 +174,6 @@ impl TrainParams {
     }
 }
 
-/// Headline numbers of a training stage.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct TrainMetrics {
-    pub label: String,
-    pub test_loss: f64,
-    pub test_accuracy: f64,
-    pub epochs_run: usize,
-    pub stopped_early: bool,
-    pub best_epoch: Option<usize>,
-    pub train_images: usize,
-    pub test_images: usize,
-    /// Mean intra-class over inter-class center distance of the 512-d
-    /// first-Dense features of the test images (lower: tighter classes).
-    pub feature_distance_ratio: f64,
-    /// The center-loss weight, for center-loss runs.
-    pub center_weight: Option<f64>,
-}
-
 /// Throughput assumed for estimates: images/s on 2 threads with the
 /// model's own kernels (`repro bench train`: 300 training, 1,000 inference;
 /// the ci build: 2,000 images and their evaluation in about 7 s an epoch).
@@ -248,7 +230,7 @@ impl StageKind for TrainKind {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: TrainParams = ctx.params()?;
-        let dataset = read_dataset(ctx)?;
+        let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
         let bar = |len: u64, what: &str| ctx.bar(len, what);
         let log = |line: String| ctx.log(line);
@@ -273,13 +255,13 @@ impl StageKind for TrainKind {
             center_weight: p.center_weight,
         };
         if let Some(centers) = &trained.centers {
-            std::fs::write(ctx.out_dir.join("centers.json"), serde_json::to_vec(centers)?)?;
+            std::fs::write(ctx.out_dir.join(train::CENTERS), serde_json::to_vec(centers)?)?;
         }
-        std::fs::write(ctx.out_dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)?;
+        std::fs::write(ctx.out_dir.join(train::METRICS), serde_json::to_vec_pretty(&metrics)?)?;
         let summary = summary::summarise(&trained.model, &device);
-        std::fs::write(ctx.out_dir.join("model_summary.json"), serde_json::to_vec_pretty(&summary)?)?;
-        crate::model::weights::save(&trained.model, &ctx.out_dir.join("model.weights"))?;
-        std::fs::write(ctx.out_dir.join("model_config.json"), serde_json::to_vec_pretty(&p.settings().model)?)?;
+        std::fs::write(ctx.out_dir.join(train::MODEL_SUMMARY), serde_json::to_vec_pretty(&summary)?)?;
+        crate::model::weights::save(&trained.model, &ctx.out_dir.join(train::WEIGHTS))?;
+        std::fs::write(ctx.out_dir.join(train::MODEL_CONFIG), serde_json::to_vec_pretty(&p.settings().model)?)?;
         ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
         Ok(())
     }
@@ -290,37 +272,4 @@ pub fn feature_distance_ratio(model: &crate::model::Cnn, test: &crate::data::Spl
     let all: Vec<usize> = (0..test.len()).collect();
     let features = extract(model, test, &all, &[Tap::Dense], batch, device).remove(0);
     center_distance_ratio(&features, &test.labels, Tap::Dense.width(), CIFAR10_CLASSES.len())
-}
-
-/// A trained model (inference mode) and its metrics, from a train stage's outputs.
-pub fn load_trained(
-    stage: &str,
-    outputs: &std::collections::BTreeMap<String, std::path::PathBuf>,
-    device: &Device,
-) -> anyhow::Result<(crate::model::Cnn, TrainMetrics)> {
-    let file = |name: &str| outputs.get(name).with_context(|| format!("stage `{stage}` has no {name}; is it a train stage?"));
-    let config: CnnConfig = serde_json::from_slice(&std::fs::read(file("model_config.json")?)?)
-        .with_context(|| format!("stage `{stage}`: bad model_config.json"))?;
-    let metrics: TrainMetrics =
-        serde_json::from_slice(&std::fs::read(file("metrics.json")?)?).with_context(|| format!("stage `{stage}`: bad metrics.json"))?;
-    let model = crate::model::weights::load(crate::model::Cnn::new(&config, device), file("model.weights")?)?;
-    Ok((model, metrics))
-}
-
-/// The one train stage among a stage's inputs.
-pub fn trained_input(ctx: &StageContext) -> anyhow::Result<(&str, &std::collections::BTreeMap<String, std::path::PathBuf>)> {
-    let mut found = ctx.inputs.iter().filter(|(_, outs)| outs.contains_key("model.weights"));
-    let first = found.next().with_context(|| format!("stage `{}` needs a train stage in depends_on", ctx.stage))?;
-    anyhow::ensure!(found.next().is_none(), "stage `{}` depends on more than one train stage; name exactly one", ctx.stage);
-    Ok((first.0.as_str(), first.1))
-}
-
-/// The dataset artifact among the stage's inputs.
-pub fn read_dataset(ctx: &StageContext) -> anyhow::Result<Dataset> {
-    let path = ctx
-        .inputs
-        .values()
-        .find_map(|outs| outs.get("dataset.bin"))
-        .with_context(|| format!("stage `{}` needs a dataset stage in depends_on", ctx.stage))?;
-    Dataset::read(path)
 }

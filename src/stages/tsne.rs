@@ -2,11 +2,11 @@
 //! embedded by t-SNE in 2-D and/or 3-D, with separation metrics for the
 //! raw features, the PCA projection and every embedding.
 
-use crate::embedding::metrics::{Separation, separation};
+use crate::artifacts::embeddings::{EMBEDDINGS, Embedding, EmbeddingsFile, LayerEmbeddings};
+use crate::artifacts::features::{FEATURES, Features};
+use crate::embedding::metrics::separation;
 use crate::embedding::pca::pca;
 use crate::embedding::tsne::{TsneParams, tsne};
-use crate::model::extract::Tap;
-use crate::model::feature_file::Features;
 use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
 
@@ -56,35 +56,6 @@ fn d_exact() -> usize {
     1000
 }
 
-/// One embedding of one layer.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Embedding {
-    pub dims: usize,
-    /// Row-major [n x dims].
-    pub points: Vec<f32>,
-    pub separation: Separation,
-}
-
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct LayerEmbeddings {
-    pub layer: Tap,
-    pub width: usize,
-    pub raw: Separation,
-    pub pca_dims: usize,
-    pub pca_explained: f64,
-    pub pca: Separation,
-    pub embeddings: Vec<Embedding>,
-}
-
-/// The stage's output, `embeddings.json`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct EmbeddingsFile {
-    pub model: String,
-    pub classes: Vec<String>,
-    pub labels: Vec<u8>,
-    pub layers: Vec<LayerEmbeddings>,
-}
-
 pub struct TsneKind;
 
 impl StageKind for TsneKind {
@@ -127,7 +98,7 @@ impl StageKind for TsneKind {
         let path = ctx
             .inputs
             .values()
-            .find_map(|o| o.get("features.bin"))
+            .find_map(|o| o.get(FEATURES))
             .with_context(|| format!("stage `{}` needs a features stage in depends_on", ctx.stage))?;
         let features = Features::read(path)?;
         let h = &features.header;
@@ -169,7 +140,7 @@ impl StageKind for TsneKind {
             });
         }
         let file = EmbeddingsFile { model: h.model.clone(), classes: h.classes.clone(), labels: h.labels.clone(), layers };
-        std::fs::write(ctx.out_dir.join("embeddings.json"), serde_json::to_vec(&file)?)?;
+        std::fs::write(ctx.out_dir.join(EMBEDDINGS), serde_json::to_vec(&file)?)?;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 use super::center_loss::Centers;
 use super::history::EpochRow;
 use super::schedule::EarlyStopping;
-use super::trainer::TrainSettings;
+use super::settings::TrainSettings;
 use crate::model::Cnn;
 use crate::pipeline::atomic;
 use anyhow::Context;

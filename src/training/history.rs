@@ -50,12 +50,16 @@ pub fn to_frame(rows: &[EpochRow]) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The history files' names.
+pub const CSV: &str = "history.csv";
+pub const PARQUET: &str = "history.parquet";
+
 /// Writes `history.csv` and `history.parquet` into `dir`.
 pub fn write(rows: &[EpochRow], dir: &Path) -> anyhow::Result<()> {
     let mut frame = to_frame(rows)?;
-    let csv = dir.join("history.csv");
+    let csv = dir.join(CSV);
     CsvWriter::new(File::create(&csv).with_context(|| format!("cannot create {}", csv.display()))?).finish(&mut frame)?;
-    let parquet = dir.join("history.parquet");
+    let parquet = dir.join(PARQUET);
     ParquetWriter::new(File::create(&parquet).with_context(|| format!("cannot create {}", parquet.display()))?).finish(&mut frame)?;
     Ok(())
 }

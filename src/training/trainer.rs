@@ -2,15 +2,14 @@
 //! the LR schedule, early stopping, per-epoch checkpoints that resume to
 //! the same result as an uninterrupted run.
 
-use super::augment::Augment;
-use super::center_loss::{CenterSettings, CenterUpdate, Centers, initial_centers};
+use super::center_loss::{CenterUpdate, Centers, initial_centers};
 use super::checkpoint::{self, Checkpoint};
 use super::history::EpochRow;
-use super::optimizer::OptimizerParams;
 use super::schedule::{EarlyStopping, learning_rate};
+pub use super::settings::TrainSettings;
 use crate::data::dataset::Split;
+use crate::model::Cnn;
 pub use crate::model::input::{batch_images, batch_labels};
-use crate::model::{Cnn, CnnConfig};
 use anyhow::{Context, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -22,23 +21,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::time::Instant;
-
-/// Everything the loop needs to know, from the stage's parameters.
-#[derive(Clone, Debug)]
-pub struct TrainSettings {
-    pub model: CnnConfig,
-    pub optimizer: OptimizerParams,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub eval_batch_size: usize,
-    pub lr: f64,
-    pub lr_schedule: Vec<(usize, f64)>,
-    pub patience: usize,
-    pub augment: Option<Augment>,
-    pub seed: u64,
-    /// The center-loss branch (SPEC section 5), if any.
-    pub center: Option<CenterSettings>,
-}
 
 /// Where the loop reports progress.
 pub struct Reporter<'a> {

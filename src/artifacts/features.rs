@@ -1,10 +1,13 @@
 //! The `features` artifact: layer outputs for a sample of test images, with
 //! their labels and indices, framed like repro's other binary files.
 
-use super::extract::Tap;
+use crate::model::extract::Tap;
 use anyhow::Context;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
+
+/// Layer outputs of a sample of test images (this file's format).
+pub const FEATURES: &str = "features.bin";
 
 const MAGIC: &[u8; 8] = b"REPROFT1";
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::{env, fs};
 
-#[path = "src/pipeline/source_scan.rs"]
+#[path = "crates/engine/src/source_scan.rs"]
 #[allow(dead_code)]
 mod source_scan;
 
@@ -23,7 +23,7 @@ fn main() {
     body.push_str(&format!("pub const PACKAGE_VERSION: &str = {:?};\n", env::var("CARGO_PKG_VERSION").unwrap()));
     body.push_str(&sources(&externs));
     body.push_str(&direct_deps(&deps));
-    body.push_str(&locked_crates());
+    body.push_str(&locked_crates(&path_dep_digests(&deps)));
     let out = Path::new(&env::var("OUT_DIR").unwrap()).join("source_digests.rs");
     fs::write(out, body).expect("write source digests");
 }
@@ -72,7 +72,7 @@ fn sources(externs: &BTreeSet<String>) -> String {
             }
         }
     }
-    format!("pub const SOURCES: &[crate::pipeline::code_version::SourceRow] = &[\n{rows}];\n")
+    format!("pub const SOURCES: &[repro_engine::code_version::SourceRow] = &[\n{rows}];\n")
 }
 
 fn source_row(rel: &str, externs: &BTreeSet<String>) -> String {
@@ -80,7 +80,7 @@ fn source_row(rel: &str, externs: &BTreeSet<String>) -> String {
     let Some(module) = module_of(rel) else {
         let digest = hex::encode(Sha256::digest(&bytes));
         return format!(
-            "    crate::pipeline::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: None, mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }},\n"
+            "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: None, mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }},\n"
         );
     };
     let text = String::from_utf8(bytes).expect("source files are UTF-8");
@@ -93,7 +93,7 @@ fn source_row(rel: &str, externs: &BTreeSet<String>) -> String {
     let bindings: Vec<String> = refs.bindings.iter().map(|(n, p)| format!("({n:?}, {:?})", p.join("::"))).collect();
     let includes = refs.includes.iter().map(|i| dir.join(i).to_string_lossy().replace('\\', "/"));
     format!(
-        "    crate::pipeline::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: Some({:?}), mods: {}, paths: {}, bindings: &[{}], crates: {}, includes: {}, envs: {} }},\n",
+        "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: Some({:?}), mods: {}, paths: {}, bindings: &[{}], crates: {}, includes: {}, envs: {} }},\n",
         module.join("::"),
         list(mods),
         list(paths),
@@ -126,8 +126,42 @@ fn direct_deps(deps: &toml::Table) -> String {
     format!("pub const DIRECT_DEPS: &[(&str, &str, &str)] = &[\n{}];\n", rows.concat())
 }
 
-/// Cargo.lock's packages as `(name, version, indices of dependencies)`.
-fn locked_crates() -> String {
+/// For each path dependency (a crate of this workspace): a digest of the
+/// tokens of its `[package.metadata.repro] key-sources`, the part of it
+/// that stages run. Its version in the key becomes `version+digest`.
+fn path_dep_digests(deps: &toml::Table) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, spec) in deps {
+        let Some(dir) = spec.get("path").and_then(|p| p.as_str()) else { continue };
+        let manifest: toml::Table =
+            toml::from_str(&fs::read_to_string(Path::new(dir).join("Cargo.toml")).expect("read a path dependency's Cargo.toml"))
+                .expect("parse it");
+        let sources =
+            manifest.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("repro")).and_then(|r| r.get("key-sources"));
+        let sources: Vec<&str> =
+            sources.and_then(|s| s.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+        assert!(!sources.is_empty(), "{dir}/Cargo.toml: set [package.metadata.repro] key-sources to the files its stages run");
+        let mut text = String::new();
+        for source in sources {
+            let root = Path::new(dir).join(source);
+            println!("cargo:rerun-if-changed={}", root.display());
+            for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                let entry = entry.expect("walk key sources");
+                if entry.file_type().is_file() {
+                    let code = fs::read_to_string(entry.path()).expect("read a key source");
+                    let digest = hex::encode(Sha256::digest(source_scan::canonical(&source_scan::tokenize(&code)).as_bytes()));
+                    text.push_str(&format!("{} {digest}\n", entry.path().strip_prefix(dir).unwrap().display()));
+                }
+            }
+        }
+        out.insert(name.clone(), hex::encode(Sha256::digest(text.as_bytes()))[..12].to_string());
+    }
+    out
+}
+
+/// Cargo.lock's packages as `(name, version, indices of dependencies)`;
+/// a path dependency's version carries the digest of its key sources.
+fn locked_crates(path_digests: &BTreeMap<String, String>) -> String {
     let lock: toml::Table = toml::from_str(&fs::read_to_string("Cargo.lock").expect("read Cargo.lock")).expect("parse Cargo.lock");
     let packages = lock.get("package").and_then(|p| p.as_array()).cloned().unwrap_or_default();
     let field = |p: &toml::Value, k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -148,6 +182,10 @@ fn locked_crates() -> String {
                 cands.iter().find(|&&c| v.is_none_or(|v| ids[c].1 == v)).map(|c| c.to_string())
             })
             .collect();
+        let version = match path_digests.get(name) {
+            Some(digest) => format!("{version}+{digest}"),
+            None => version.clone(),
+        };
         rows.push_str(&format!("    ({name:?}, {version:?}, &[{}]),\n", idx.join(", ")));
     }
     format!("pub const LOCKED: &[(&str, &str, &[usize])] = &[\n{rows}];\n")

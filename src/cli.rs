@@ -1,9 +1,9 @@
 //! Command line: parses arguments and drives the engine with the report's
 //! stage kinds.
 
-use crate::pipeline::{BuildOptions, Engine, KindRegistry, Pipeline, StageOutcome, State, dag, runner::human_duration};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use repro_engine::{BuildOptions, Engine, KindRegistry, Pipeline, StageOutcome, State, dag, runner::human_duration};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -154,7 +154,8 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
             overrides.entry(stage.name.clone()).or_default().insert("source".into(), toml::Value::String(value.clone()));
         }
     }
-    let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides };
+    let reporter = std::sync::Arc::new(crate::terminal::Terminal::default());
+    let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides, reporter };
     for stage in engine.overrides.keys() {
         let decl = pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
         let kind = kinds.get(&decl.kind).expect("kinds checked at load");
@@ -247,15 +248,15 @@ fn tolerance(metric: &str) -> f64 {
 }
 
 fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &BuildArgs, update: bool) -> anyhow::Result<()> {
-    use crate::pipeline::verify;
+    use repro_engine::verify;
     build(pipeline, kinds, threads, args, Vec::new())?;
     let engine = engine(pipeline, kinds, threads, &args.selection)?;
-    let store = crate::pipeline::store::Store::open(&pipeline.store_dir)?;
+    let store = repro_engine::store::Store::open(&pipeline.store_dir)?;
     let now = verify::current_numbers(&store, &engine.profile)?;
-    let path = verify::published_path(&pipeline.root, &engine.profile);
+    let path = verify::published_path(pipeline, &engine.profile);
     if update {
         let file = verify::publish(&engine.profile, &now, tolerance);
-        crate::pipeline::atomic::write(&path, &serde_json::to_vec_pretty(&file)?)?;
+        repro_engine::atomic::write(&path, &serde_json::to_vec_pretty(&file)?)?;
         println!("recorded {} numbers in {}", now.len(), path.display());
         return Ok(());
     }

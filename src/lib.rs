@@ -12,8 +12,8 @@ pub mod framed;
 pub mod gradcam;
 pub mod kernels;
 pub mod model;
-pub mod pipeline;
 pub mod stages;
+pub mod terminal;
 pub mod training;
 
 /// Every file under `src/` and `templates/` at compile time (token
@@ -23,9 +23,9 @@ pub mod source_digests {
 }
 
 /// The program this binary was compiled from, for code versions.
-pub fn compiled_sources() -> pipeline::code_version::SourceTree<'static> {
+pub fn compiled_sources() -> repro_engine::code_version::SourceTree<'static> {
     use source_digests as s;
-    pipeline::code_version::SourceTree {
+    repro_engine::code_version::SourceTree {
         sources: s::SOURCES,
         direct_deps: s::DIRECT_DEPS,
         locked: s::LOCKED,

@@ -5,12 +5,12 @@
 mod common;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use indicatif::ProgressBar;
 use repro::data::synthetic;
 use repro::model::CnnConfig;
 use repro::training::center_loss::{CenterSettings, CenterUpdate, Centers, FEATURE_DIM};
 use repro::training::optimizer::OptimizerParams;
 use repro::training::{Reporter, TrainSettings, train};
+use repro_engine::events::Progress;
 use std::path::Path;
 use std::process::Command;
 
@@ -76,7 +76,7 @@ fn a_non_finite_loss_fails_naming_epoch_and_batch_and_saves_nothing() {
     let data = synthetic::generate(256, 64, 2);
     let ckpt = tempfile::tempdir().unwrap();
     let center = CenterSettings { weight: 1.0, update: CenterUpdate::Learned, alpha: 0.5, init_sample: 100, kmeans_iterations: 20 };
-    let (bar, log) = (|_: u64, _: &str| ProgressBar::hidden(), |_: String| {});
+    let (bar, log) = (|_: u64, _: &str| Progress::hidden(), |_: String| {});
     // An absurd learning rate blows the weights up after the first step.
     let result =
         train(&settings(1e30, Some(center)), &data.train, &data.test, &Device::flex(), ckpt.path(), &Reporter { bar: &bar, log: &log });

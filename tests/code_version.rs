@@ -4,9 +4,9 @@
 
 mod common;
 
-use repro::pipeline::code_version::{SourceRow, SourceTree};
-use repro::pipeline::source_scan::{canonical, one_line, tokenize};
-use repro::pipeline::{BuildOptions, Engine, Pipeline, State};
+use repro_engine::code_version::{SourceRow, SourceTree};
+use repro_engine::source_scan::{canonical, one_line, tokenize};
+use repro_engine::{BuildOptions, Engine, Pipeline, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -140,7 +140,7 @@ fn comments_and_layout_are_not_tokens() {
     let strings = [r#"let s = "a // not a comment";"#, r#"let s = "a /* b */";"#, r##"let s = r#"x"#;"##, "let c = '\"';"];
     for s in strings {
         let toks = tokenize(s);
-        assert!(toks.iter().filter(|t| matches!(t, repro::pipeline::source_scan::Tok::Lit(_))).count() == 1, "{s}: {toks:?}");
+        assert!(toks.iter().filter(|t| matches!(t, repro_engine::source_scan::Tok::Lit(_))).count() == 1, "{s}: {toks:?}");
     }
 }
 
@@ -193,8 +193,15 @@ fn a_colour_map_change_makes_figures_stale_and_no_training() {
     let dir = common::project_copy();
     let kinds = repro::stages::registry();
     let pipeline = Pipeline::load(&dir.path().join("pipeline.toml"), &kinds).unwrap();
-    let engine =
-        |sources| Engine { pipeline: &pipeline, kinds: &kinds, sources, profile: "smoke".into(), threads: 2, overrides: BTreeMap::new() };
+    let engine = |sources| Engine {
+        pipeline: &pipeline,
+        kinds: &kinds,
+        sources,
+        profile: "smoke".into(),
+        threads: 2,
+        overrides: BTreeMap::new(),
+        reporter: std::sync::Arc::new(repro_engine::events::Quiet),
+    };
     engine(repro::compiled_sources()).build(&BuildOptions { targets: vec!["figures".into()], ..Default::default() }).unwrap();
     let states: BTreeMap<String, State> = engine(with_digest("src/gradcam/heatmap.rs", "recoloured"))
         .status(&["figures".into()], &BTreeSet::new())
@@ -212,7 +219,7 @@ fn a_colour_map_change_makes_figures_stale_and_no_training() {
 
 #[test]
 fn the_scanner_reads_paths_imports_and_macros() {
-    use repro::pipeline::source_scan::scan;
+    use repro_engine::source_scan::scan;
     let text = r#"
         mod child;
         use super::sibling::{Thing, helper as h};

@@ -1,7 +1,7 @@
 //! pipeline.toml errors are caught before anything runs, with
 //! file:line:column and a hint.
 
-use repro::pipeline::Pipeline;
+use repro_engine::Pipeline;
 use std::path::Path;
 
 fn error_of(text: &str) -> String {

@@ -24,8 +24,8 @@ fn sums(bytes: &[u8]) -> Checksums {
     Checksums { md5: hex::encode(md5::Md5::digest(bytes)), sha256: hex::encode(sha2::Sha256::digest(bytes)) }
 }
 
-fn no_bar(_: u64) -> indicatif::ProgressBar {
-    indicatif::ProgressBar::hidden()
+fn no_bar(_: u64) -> repro_engine::events::Progress {
+    repro_engine::events::Progress::hidden()
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The engine on its own, with tiny test stage kinds: staleness reasons,
 //! fingerprints, the store, records, locks and gc.
 
-use repro::pipeline::code_version::{SourceRow, SourceTree};
-use repro::pipeline::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State, typed_params};
+use repro_engine::code_version::{SourceRow, SourceTree};
+use repro_engine::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State, typed_params};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -117,6 +117,7 @@ fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'static [SourceRow
         profile: profile.into(),
         threads: 1,
         overrides: BTreeMap::new(),
+        reporter: std::sync::Arc::new(repro_engine::events::Quiet),
     }
 }
 
@@ -269,7 +270,7 @@ fn a_held_lock_names_its_holder() {
     let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
     let store = dir.path().join("artifacts");
     fs::create_dir_all(&store).unwrap();
-    let _held = repro::pipeline::lock::StoreLock::acquire(&store, false).unwrap();
+    let _held = repro_engine::lock::StoreLock::acquire(&store, false, &|_| {}).unwrap();
     let e = engine(&p, &k, SOURCES, "main");
     // flock is per open file, so a second open in this process conflicts.
     let err = e.build(&BuildOptions { wait_for_lock: false, ..Default::default() }).unwrap_err();
@@ -318,10 +319,63 @@ fn timings_stay_out_of_fingerprints() {
     let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
     build(&engine(&p, &k, SOURCES, "main"));
     let e = engine(&p, &k, SOURCES, "main");
-    let record = || repro::pipeline::record::BuildRecord::load(&dir.path().join("artifacts"), "main").unwrap();
+    let record = || repro_engine::record::BuildRecord::load(&dir.path().join("artifacts"), "main").unwrap();
     let before = record().stages["a"].measurements["nanos"];
     let options = BuildOptions { force: ["a".to_string()].into(), ..Default::default() };
     let ran: Vec<String> = e.build(&options).unwrap().into_iter().filter(|o| o.ran).map(|o| o.stage).collect();
     assert_eq!(ran, vec!["a"], "a reruns with identical output; b stays fresh");
     assert_ne!(record().stages["a"].measurements["nanos"], before, "the new timing is recorded");
+}
+
+/// Counts how often the engine plans a stage of its kind.
+struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+impl StageKind for Counted {
+    fn name(&self) -> &'static str {
+        "emit"
+    }
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["emit"]
+    }
+    fn compute_path(&self) -> BTreeMap<String, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        BTreeMap::new()
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        Emit.check_params(params)
+    }
+    fn param_help(&self) -> String {
+        Emit.param_help()
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        Emit.run(ctx)
+    }
+}
+
+#[test]
+fn a_build_plans_each_stage_once_unless_an_upstream_reran() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        "[stages.a]\nkind = \"emit\"\nparams = { value = 1 }\n[stages.b]\nkind = \"emit\"\ndepends_on = [\"a\"]\nparams = { value = 2 }\n";
+    fs::write(dir.path().join("pipeline.toml"), text).unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut k = KindRegistry::default();
+    k.register(Box::new(Counted(calls.clone())));
+    let p = Pipeline::load(&dir.path().join("pipeline.toml"), &k).unwrap();
+    let count = || calls.swap(0, std::sync::atomic::Ordering::SeqCst);
+    build(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(count(), 3, "first build: a and b surveyed, b planned again once a's outputs exist");
+    build(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(count(), 2, "a no-op build plans each stage once (estimate and build share the survey)");
+    let forced = engine(&p, &k, SOURCES, "main").build(&BuildOptions { force: ["a".to_string()].into(), ..Default::default() }).unwrap();
+    assert_eq!(forced.iter().filter(|o| o.ran).count(), 1);
+    assert_eq!(count(), 2, "a reran with the same output, so b's plan still holds");
+}
+
+#[test]
+fn the_published_numbers_folder_comes_from_the_pipeline_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[pipeline]\npublished = \"numbers\"\n[stages.a]\nkind = \"emit\"\nparams = { value = 1 }\n";
+    fs::write(dir.path().join("pipeline.toml"), text).unwrap();
+    let p = Pipeline::load(&dir.path().join("pipeline.toml"), &kinds()).unwrap();
+    assert_eq!(repro_engine::verify::published_path(&p, "ci"), dir.path().join("numbers/ci.json"));
 }

@@ -3,7 +3,6 @@
 //! coloured patch the heatmap's peak falls on the patch.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use repro::data::Split;
@@ -12,6 +11,7 @@ use repro::model::extract::{Tap, extract};
 use repro::model::{Cnn, CnnConfig};
 use repro::training::optimizer::OptimizerParams;
 use repro::training::{Reporter, TrainSettings, train};
+use repro_engine::events::Progress;
 use std::sync::Mutex;
 
 /// burn's device RNG is process-wide: tests that initialise models take turns.
@@ -132,7 +132,7 @@ fn the_heatmap_peak_falls_on_the_patch_that_carries_the_class() {
         center: None,
     };
     let ckpt = tempfile::tempdir().unwrap();
-    let (bar, log) = (|_: u64, _: &str| ProgressBar::hidden(), |line: String| println!("{line}"));
+    let (bar, log) = (|_: u64, _: &str| Progress::hidden(), |line: String| println!("{line}"));
     let trained = train(&settings, &train_split, &test_split, &device, ckpt.path(), &Reporter { bar: &bar, log: &log }).unwrap();
     assert!(trained.test_accuracy > 0.9, "the patch colour is easy to learn: {}", trained.test_accuracy);
     let tail = Tail::new(&trained.model, &device);

@@ -154,7 +154,7 @@ fn weights_file_round_trips_and_is_deterministic() {
     repro::model::weights::save(&a, &pa).unwrap();
     device.seed(3);
     repro::model::weights::save(&Cnn::new(&CnnConfig::default(), &device), &pb).unwrap();
-    let digest = |p: &std::path::Path| repro::pipeline::hashing::sha256_file(p).unwrap();
+    let digest = |p: &std::path::Path| repro_engine::hashing::sha256_file(p).unwrap();
     assert_eq!(digest(&pa), digest(&pb), "same seed, same bytes (no random ids)");
     device.seed(4);
     let c = repro::model::weights::load(Cnn::new(&CnnConfig::default(), &device), &pa).unwrap();

@@ -4,11 +4,11 @@
 mod common;
 
 use burn::tensor::Device;
-use indicatif::ProgressBar;
 use repro::data::synthetic;
 use repro::model::CnnConfig;
 use repro::training::optimizer::OptimizerParams;
 use repro::training::{Reporter, TrainSettings, train};
+use repro_engine::events::Progress;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -30,8 +30,8 @@ fn settings(epochs: usize) -> TrainSettings {
     }
 }
 
-fn quiet() -> (impl Fn(u64, &str) -> ProgressBar, impl Fn(String)) {
-    (|_: u64, _: &str| ProgressBar::hidden(), |line: String| println!("{line}"))
+fn quiet() -> (impl Fn(u64, &str) -> Progress, impl Fn(String)) {
+    (|_: u64, _: &str| Progress::hidden(), |line: String| println!("{line}"))
 }
 
 #[test]

@@ -27,11 +27,11 @@ pub fn hash(file: Option<PathBuf>, size_mb: usize) -> anyhow::Result<()> {
         }
     };
     let size = std::fs::metadata(&path)?.len() as f64;
-    crate::pipeline::hashing::sha256_file(&path)?; // warm the page cache
+    repro_engine::hashing::sha256_file(&path)?; // warm the page cache
     let mut rates = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        crate::pipeline::hashing::sha256_file(&path)?;
+        repro_engine::hashing::sha256_file(&path)?;
         rates.push(size / t.elapsed().as_secs_f64() / 1e9);
     }
     rates.sort_by(f64::total_cmp);

@@ -2,8 +2,8 @@
 //! file only gets its final name once both checksums match.
 
 use anyhow::{Context, bail};
-use indicatif::ProgressBar;
 use md5::Md5;
+use repro_engine::events::Progress;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -20,7 +20,7 @@ pub struct Checksums {
 /// Fetches `url` to `dest`. An interrupted download continues from its
 /// `.part` file; a finished file with the right checksums is reused.
 /// `make_bar` receives the total size when known.
-pub fn fetch(url: &str, dest: &Path, expected: &Checksums, make_bar: impl FnOnce(u64) -> ProgressBar) -> anyhow::Result<PathBuf> {
+pub fn fetch(url: &str, dest: &Path, expected: &Checksums, make_bar: impl FnOnce(u64) -> Progress) -> anyhow::Result<PathBuf> {
     if dest.exists() && verify(dest, expected).is_ok() {
         return Ok(dest.to_path_buf());
     }
@@ -74,7 +74,7 @@ fn finish(part: &Path, dest: &Path, expected: &Checksums) -> anyhow::Result<Path
         let _ = fs::remove_file(part);
         return Err(e.context(format!("{} removed; run again to download afresh", part.display())));
     }
-    super::super::pipeline::atomic::install(part, dest)?;
+    repro_engine::atomic::install(part, dest)?;
     Ok(dest.to_path_buf())
 }
 

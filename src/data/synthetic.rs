@@ -16,7 +16,7 @@ pub fn generate(train: usize, test: usize, seed: u64) -> Dataset {
         provenance: Provenance {
             kind: "synthetic".into(),
             description: format!("synthetic shapes, seed {seed}, {train} train / {test} test"),
-            sha256: super::super::pipeline::hashing::sha256_hex(format!("synthetic-v1 {seed} {train} {test}").as_bytes()),
+            sha256: repro_engine::hashing::sha256_hex(format!("synthetic-v1 {seed} {train} {test}").as_bytes()),
             label: "synthetic data (not CIFAR-10)".into(),
         },
         train: split(seed, 0, train),

@@ -3,8 +3,8 @@
 
 use crate::artifacts::dataset::{DATASET, DataSummary, SUMMARY};
 use crate::data::{self, Dataset, download};
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";

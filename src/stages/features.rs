@@ -5,8 +5,8 @@ use crate::artifacts::features::{FEATURES, FeatureHeader, Features};
 use crate::artifacts::{dataset, train::TrainOutputs};
 use crate::data::subset::stratified;
 use crate::model::extract::{Tap, extract};
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use burn::tensor::Device;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,8 +10,8 @@ use crate::artifacts::{find, read_json};
 use crate::data::Dataset;
 use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, sweep_plot};
 use crate::model::summary::Summary;
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::history::EpochRow;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

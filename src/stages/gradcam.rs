@@ -6,11 +6,11 @@ use crate::artifacts::gradcam::{CamRow, GRADCAM, GradcamFile};
 use crate::artifacts::{dataset, train::TrainOutputs};
 use crate::gradcam::{Tail, cam, upsample};
 use crate::model::extract::{Tap, extract};
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ pub mod sweep;
 pub mod train;
 pub mod tsne;
 
-use crate::pipeline::KindRegistry;
+use repro_engine::KindRegistry;
 
 /// Every stage kind `pipeline.toml` may name.
 pub fn registry() -> KindRegistry {

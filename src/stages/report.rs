@@ -8,9 +8,9 @@ use crate::artifacts::sweep::{SWEEP, SweepFile};
 use crate::artifacts::train::TrainOutputs;
 use crate::artifacts::{find, read_json};
 use crate::model::summary::Summary;
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
 use minijinja::Environment;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 use std::path::Path;
 
 #[derive(Debug, serde::Deserialize)]
@@ -170,7 +170,7 @@ impl StageKind for ReportKind {
             dag: ctx.dag_text.clone(),
         };
         let numbers = numbers(&context);
-        std::fs::write(ctx.out_dir.join(crate::pipeline::verify::NUMBERS), serde_json::to_vec_pretty(&numbers)?)?;
+        std::fs::write(ctx.out_dir.join(repro_engine::verify::NUMBERS), serde_json::to_vec_pretty(&numbers)?)?;
         let dir = ctx.files.get("templates").context("templates folder was not resolved")?;
         render(dir, "report.md.j2", &context, &ctx.out_dir.join("report.md"))?;
         render(dir, "report.html.j2", &context, &ctx.out_dir.join("report.html"))?;

@@ -7,10 +7,10 @@
 use super::train::{TrainParams, feature_distance_ratio};
 use crate::artifacts::dataset;
 use crate::artifacts::sweep::{SWEEP, SweepFile, SweepPoint, SweepRun};
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::{self, Reporter};
 use anyhow::Context;
 use burn::tensor::Device;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

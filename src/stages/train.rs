@@ -9,11 +9,11 @@ use crate::data::dataset::CIFAR10_CLASSES;
 use crate::model::CnnConfig;
 use crate::model::extract::{Tap, extract};
 use crate::model::summary;
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use crate::training::center_loss::{CenterSettings, CenterUpdate};
 use crate::training::optimizer::{OptimizerKind, OptimizerParams};
 use crate::training::{self, Reporter, TrainSettings};
 use burn::tensor::Device;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

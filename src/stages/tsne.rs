@@ -7,8 +7,8 @@ use crate::artifacts::features::{FEATURES, Features};
 use crate::embedding::metrics::separation;
 use crate::embedding::pca::pca;
 use crate::embedding::tsne::{TsneParams, tsne};
-use crate::pipeline::{ParamError, StageContext, StageKind, typed_params};
 use anyhow::Context;
+use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

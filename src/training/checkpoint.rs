@@ -8,12 +8,12 @@ use super::history::EpochRow;
 use super::schedule::EarlyStopping;
 use super::settings::TrainSettings;
 use crate::model::Cnn;
-use crate::pipeline::atomic;
 use anyhow::Context;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Device;
+use repro_engine::atomic;
 use std::fs;
 use std::path::Path;
 

@@ -15,16 +15,16 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
-use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use repro_engine::events::Progress;
 use std::path::Path;
 use std::time::Instant;
 
 /// Where the loop reports progress.
 pub struct Reporter<'a> {
-    pub bar: &'a dyn Fn(u64, &str) -> ProgressBar,
+    pub bar: &'a dyn Fn(u64, &str) -> Progress,
     pub log: &'a dyn Fn(String),
 }
 

@@ -12,9 +12,9 @@ pub struct StoreLock {
 }
 
 impl StoreLock {
-    /// Takes the lock; if another build holds it, says who and waits
-    /// (or fails at once when `wait` is false).
-    pub fn acquire(store_root: &Path, wait: bool) -> anyhow::Result<StoreLock> {
+    /// Takes the lock; if another build holds it, tells `on_wait` who and
+    /// waits (or fails at once when `wait` is false).
+    pub fn acquire(store_root: &Path, wait: bool, on_wait: &dyn Fn(&str)) -> anyhow::Result<StoreLock> {
         let path = store_root.join("store.lock");
         let mut file = OpenOptions::new()
             .read(true)
@@ -30,7 +30,7 @@ impl StoreLock {
                 if !wait {
                     anyhow::bail!("the store {} is in use by {holder}; try again when it finishes", store_root.display());
                 }
-                eprintln!("waiting for the store lock held by {holder} ...");
+                on_wait(&holder);
                 file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
             }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),

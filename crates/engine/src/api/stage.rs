@@ -1,10 +1,9 @@
 //! What the engine asks of a stage kind, and what a running stage sees.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use crate::events::{Event, Progress, Reporter, Unit};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 /// A parameter problem found by a kind, naming the key where it can.
 #[derive(Debug)]
@@ -92,7 +91,8 @@ pub struct StageContext {
     /// Shared downloads cache (resumable; content-checked by the stage).
     pub downloads_dir: PathBuf,
     pub threads: usize,
-    pub progress: MultiProgress,
+    /// Where progress and log lines go (the engine prints nothing).
+    pub reporter: Arc<dyn Reporter>,
     /// Timings and rates: kept in the build record, never in an output,
     /// so they leave every fingerprint alone.
     pub measurements: Mutex<BTreeMap<String, f64>>,
@@ -113,29 +113,14 @@ impl StageContext {
         typed_params(&self.params).map_err(|e| anyhow::anyhow!("stage `{}`: {}", self.stage, e.message))
     }
 
-    /// A bar counting items (batches, images) with rate and ETA.
-    pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
-        let style = ProgressStyle::with_template("{prefix:>12} {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> ");
-        self.add_bar(len, what, style)
+    /// A counter of items (batches, images, iterations).
+    pub fn bar(&self, len: u64, what: &str) -> Progress {
+        self.reporter.progress(&self.stage, len, what, Unit::Items)
     }
 
-    /// A bar counting bytes (downloads).
-    pub fn byte_bar(&self, len: u64, what: &str) -> ProgressBar {
-        let style = ProgressStyle::with_template("{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> ");
-        self.add_bar(len, what, style)
-    }
-
-    fn add_bar(&self, len: u64, what: &str, style: ProgressStyle) -> ProgressBar {
-        let bar = self.progress.add(ProgressBar::new(len));
-        bar.set_style(style);
-        bar.set_prefix(self.stage.clone());
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(Duration::from_millis(250));
-        bar
+    /// A counter of bytes (downloads).
+    pub fn byte_bar(&self, len: u64, what: &str) -> Progress {
+        self.reporter.progress(&self.stage, len, what, Unit::Bytes)
     }
 
     /// Records a non-deterministic measurement (seconds, images/s).
@@ -143,14 +128,9 @@ impl StageContext {
         self.measurements.lock().unwrap().insert(name.to_string(), value);
     }
 
-    /// A line of progress that stays visible (and reaches logs without a TTY).
+    /// A line of progress that stays visible (and reaches logs).
     pub fn log(&self, line: impl AsRef<str>) {
-        let text = format!("{:>12} {}", self.stage, line.as_ref());
-        if self.progress.is_hidden() {
-            eprintln!("{text}");
-        } else {
-            let _ = self.progress.println(text);
-        }
+        self.reporter.event(Event::Log { stage: self.stage.clone(), line: line.as_ref().to_string() });
     }
 }
 

@@ -28,6 +28,8 @@ struct RawPipeline {
 struct RawSettings {
     default_profile: Option<Spanned<String>>,
     store: Option<String>,
+    /// Folder of the committed published numbers, `<profile>.json`.
+    published: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -90,6 +92,8 @@ pub struct Pipeline {
     pub file: PathBuf,
     pub root: PathBuf,
     pub store_dir: PathBuf,
+    /// Where `verify` finds `<profile>.json` (`[pipeline] published`).
+    pub published_dir: PathBuf,
     pub default_profile: String,
     pub defaults: BTreeMap<String, Params>,
     pub stages: Vec<StageDecl>,
@@ -223,10 +227,12 @@ impl Pipeline {
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
         let store_dir = root.join(raw.pipeline.store.as_deref().unwrap_or("artifacts"));
+        let published_dir = root.join(raw.pipeline.published.as_deref().unwrap_or("artifacts/published"));
         let pipeline = Pipeline {
             file: file.to_path_buf(),
             root,
             store_dir,
+            published_dir,
             default_profile,
             defaults: named_params(raw.defaults),
             stages,

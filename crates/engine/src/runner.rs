@@ -4,15 +4,16 @@
 use super::code_version::SourceTree;
 use super::config::Pipeline;
 use super::dag;
+use super::events::{Event, Reporter};
 use super::fingerprint::{self, FingerprintInput};
 use super::lock::StoreLock;
 use super::record::{self, BuildRecord, Environment, StageRecord};
 use super::stage::{KindRegistry, StageContext, UpstreamInfo};
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressDrawTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The engine bound to one pipeline, profile and set of stage kinds.
@@ -25,6 +26,8 @@ pub struct Engine<'a> {
     pub threads: usize,
     /// Extra `stage -> key -> value` overrides from the command line.
     pub overrides: BTreeMap<String, toml::Table>,
+    /// Where events and progress go; the engine prints nothing.
+    pub reporter: Arc<dyn Reporter>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -62,6 +65,7 @@ impl std::fmt::Display for State {
 }
 
 /// What a stage would be built from.
+#[derive(Clone)]
 struct Planned {
     fingerprint: String,
     code_version: String,
@@ -72,6 +76,17 @@ struct Planned {
     table: toml::Table,
     files: BTreeMap<String, PathBuf>,
     file_digests: BTreeMap<String, String>,
+}
+
+/// A stage as the survey found it.
+struct Surveyed {
+    name: String,
+    plan: Planned,
+    state: State,
+}
+
+fn outcomes(surveyed: Vec<Surveyed>) -> Vec<StageOutcome> {
+    surveyed.into_iter().map(|s| StageOutcome { stage: s.name, state: s.state, ran: false }).collect()
 }
 
 /// Outcome of one stage in a build.
@@ -178,30 +193,23 @@ impl Engine<'_> {
         reasons
     }
 
-    /// Each stage's state, without running anything (status, dry run).
-    pub fn status(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
-        let store = self.open_store()?;
-        let record = BuildRecord::load(store.root(), &self.profile)?;
+    /// Each stage's plan and state, without running anything: the one
+    /// planner behind status, dry runs, the estimate and build.
+    fn survey(&self, store: &Store, record: &BuildRecord, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<Surveyed>> {
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut rerun: BTreeSet<String> = BTreeSet::new();
         let mut result = Vec::new();
         for name in self.stages_for(targets)? {
-            let plan = self.plan(&store, &name, &outputs)?;
+            let plan = self.plan(store, &name, &outputs)?;
             let old = record.stages.get(&name);
-            let mut reasons = self.reasons(&store, &name, old, &plan);
+            let mut reasons = self.reasons(store, &name, old, &plan);
             if force.contains(&name) {
                 reasons.insert(0, "forced".into());
             }
             let stage = self.pipeline.stage(&name).expect("known stage");
             let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
             let state = if !reasons.is_empty() {
-                if !force.contains(&name)
-                    && record::cached_run(store.root(), &plan.fingerprint).is_some_and(|r| r.outputs.values().all(|o| store.verify(o)))
-                {
-                    State::Cached
-                } else {
-                    State::Stale(reasons)
-                }
+                if !force.contains(&name) && self.restore(store, &plan).is_some() { State::Cached } else { State::Stale(reasons) }
             } else if !waiting.is_empty() {
                 State::Waiting(waiting)
             } else {
@@ -213,9 +221,16 @@ impl Engine<'_> {
             if let Some(old) = old {
                 outputs.insert(name.clone(), old.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
             }
-            result.push(StageOutcome { stage: name, state, ran: false });
+            result.push(Surveyed { name, plan, state });
         }
         Ok(result)
+    }
+
+    /// Each stage's state, without running anything (status, dry run).
+    pub fn status(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
+        let store = self.open_store()?;
+        let record = BuildRecord::load(store.root(), &self.profile)?;
+        Ok(outcomes(self.survey(&store, &record, targets, force)?))
     }
 
     /// Brings the targets up to date. Stages run in order; the record is
@@ -224,32 +239,35 @@ impl Engine<'_> {
         let store = self.open_store()?;
         let force: BTreeSet<String> =
             if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
-        self.print_estimate(&options.targets, &force)?;
+        let surveyed = self.survey(&store, &BuildRecord::load(store.root(), &self.profile)?, &options.targets, &force)?;
+        self.estimate(&surveyed);
         if options.dry_run {
-            return self.status(&options.targets, &force);
+            return Ok(outcomes(surveyed));
         }
-        let _lock = StoreLock::acquire(store.root(), options.wait_for_lock)?;
+        let wait = |holder: &str| self.reporter.event(Event::WaitingForLock { holder: holder.to_string() });
+        let _lock = StoreLock::acquire(store.root(), options.wait_for_lock, &wait)?;
         store.clear_scratch()?;
         let mut record = BuildRecord::load(store.root(), &self.profile)?;
         record.profile = self.profile.clone();
         let order = self.stages_for(&options.targets)?;
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut result = Vec::new();
+        let mut planned: BTreeMap<String, Planned> = surveyed.into_iter().map(|s| (s.name, s.plan)).collect();
         for name in &order {
-            let plan = self.plan(&store, name, &outputs)?;
+            let plan = self.replan(&store, name, planned.remove(name), &outputs)?;
             let mut reasons = self.reasons(&store, name, record.stages.get(name), &plan);
             if force.contains(name) {
                 reasons.insert(0, "forced".into());
             }
             let (state, ran) = if reasons.is_empty() {
-                eprintln!("{name:>12} fresh");
+                self.reporter.event(Event::Fresh { stage: name.clone() });
                 (State::Fresh, false)
             } else if let Some(cached) = (!force.contains(name)).then(|| self.restore(&store, &plan)).flatten() {
-                eprintln!("{name:>12} restored from an earlier run ({})", reasons.join("; "));
+                self.reporter.event(Event::Restored { stage: name.clone(), reasons: reasons.clone() });
                 record.stages.insert(name.clone(), cached);
                 (State::Cached, false)
             } else {
-                eprintln!("{name:>12} stale: {}", reasons.join("; "));
+                self.reporter.event(Event::Running { stage: name.clone(), reasons: reasons.clone() });
                 let done = self.run_stage(&store, name, &plan, &record).with_context(|| format!("stage `{name}` failed"))?;
                 record.stages.insert(name.clone(), done);
                 (State::Stale(reasons), true)
@@ -269,29 +287,36 @@ impl Engine<'_> {
         cached.outputs.values().all(|o| store.verify(o)).then_some(cached)
     }
 
-    fn print_estimate(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<()> {
-        let plan = self.status(targets, force)?;
+    /// The plan made by the survey, unless an upstream stage's outputs
+    /// have changed since (it reran): then the stage is planned again.
+    fn replan(
+        &self,
+        store: &Store,
+        name: &str,
+        surveyed: Option<Planned>,
+        outputs: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> anyhow::Result<Planned> {
+        match surveyed {
+            Some(plan) if plan.inputs.iter().all(|(dep, outs)| outputs.get(dep).is_some_and(|o| o == outs)) => Ok(plan),
+            _ => self.plan(store, name, outputs),
+        }
+    }
+
+    /// Reports how many stages will run and the kinds' estimate of how long.
+    fn estimate(&self, surveyed: &[Surveyed]) {
         let mut total = 0.0;
         let mut count = 0;
-        for outcome in &plan {
-            if matches!(outcome.state, State::Stale(_) | State::Waiting(_)) {
-                let stage = self.pipeline.stage(&outcome.stage).expect("known stage");
-                let kind = self.kinds.get(&stage.kind).expect("known kind");
-                let upstream: Vec<toml::Table> = stage.depends_on.iter().map(|d| self.params_of(d)).collect();
-                let refs: Vec<&toml::Table> = upstream.iter().collect();
-                total += kind.estimate_seconds(&self.params_of(&outcome.stage), &refs, self.threads);
-                count += 1;
-            }
+        for s in surveyed.iter().filter(|s| matches!(s.state, State::Stale(_) | State::Waiting(_))) {
+            let stage = self.pipeline.stage(&s.name).expect("known stage");
+            let kind = self.kinds.get(&stage.kind).expect("known kind");
+            let upstream: Vec<toml::Table> = stage.depends_on.iter().map(|d| self.params_of(d)).collect();
+            let refs: Vec<&toml::Table> = upstream.iter().collect();
+            total += kind.estimate_seconds(&s.plan.table, &refs, self.threads);
+            count += 1;
         }
         if count > 0 {
-            eprintln!(
-                "profile `{}`: {count} stage(s) to run, estimated {} on {} thread(s)",
-                self.profile,
-                human_duration(total),
-                self.threads
-            );
+            self.reporter.event(Event::Estimate { profile: self.profile.clone(), stages: count, seconds: total, threads: self.threads });
         }
-        Ok(())
     }
 
     fn run_stage(&self, store: &Store, name: &str, plan: &Planned, record: &BuildRecord) -> anyhow::Result<StageRecord> {
@@ -321,7 +346,7 @@ impl Engine<'_> {
             checkpoint_dir: store.checkpoint_dir(name, &plan.fingerprint),
             downloads_dir: store.downloads_dir(),
             threads: self.threads,
-            progress: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            reporter: self.reporter.clone(),
             measurements: Default::default(),
         };
         kind.run(&ctx)?;
@@ -350,7 +375,7 @@ impl Engine<'_> {
         };
         record::remember_run(store.root(), &done)?;
         let _ = std::fs::remove_dir_all(&ctx.checkpoint_dir);
-        eprintln!("{name:>12} done in {}", human_duration(done.seconds));
+        self.reporter.event(Event::Done { stage: name.to_string(), seconds: done.seconds });
         Ok(done)
     }
 
@@ -379,7 +404,7 @@ impl Engine<'_> {
     /// Removes objects that no build record references.
     pub fn gc(&self, dry_run: bool) -> anyhow::Result<(usize, u64)> {
         let store = self.open_store()?;
-        let _lock = StoreLock::acquire(store.root(), false)?;
+        let _lock = StoreLock::acquire(store.root(), false, &|_| {})?;
         let mut keep = BTreeSet::new();
         for r in BuildRecord::load_all(store.root())? {
             keep.extend(r.stages.values().flat_map(|s| s.outputs.values().map(|o| o.sha256.clone())));

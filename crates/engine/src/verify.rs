@@ -3,6 +3,7 @@
 //! build produced with a tolerance each, and `verify` checks a fresh build
 //! against it.
 
+use super::config::Pipeline;
 use super::record::BuildRecord;
 use super::store::Store;
 use anyhow::Context;
@@ -40,8 +41,9 @@ impl Check {
     }
 }
 
-pub fn published_path(root: &Path, profile: &str) -> PathBuf {
-    root.join("artifacts").join("published").join(format!("{profile}.json"))
+/// The published numbers of `profile`, in the pipeline's `published` folder.
+pub fn published_path(pipeline: &Pipeline, profile: &str) -> PathBuf {
+    pipeline.published_dir.join(format!("{profile}.json"))
 }
 
 /// Every `numbers.json` output of the profile's last build, merged.

@@ -1,0 +1,28 @@
+//! `repro-engine`: the generic pipeline engine. Configuration, DAG,
+//! fingerprints (derived code versions, environment), the
+//! content-addressed store, build records, verification and the runner.
+//!
+//! It knows stages only through the [`StageKind`] trait and nothing of the
+//! domain, and it prints nothing: it reports [`events::Event`]s and hands
+//! out [`events::Progress`] counters through an [`events::Reporter`] that
+//! the caller renders.
+
+pub mod api;
+pub mod code_version;
+pub mod config;
+pub mod cycle;
+pub mod dag;
+pub mod events;
+pub mod export;
+pub mod fingerprint;
+pub mod lock;
+pub mod record;
+pub mod runner;
+pub mod source_scan;
+pub mod store;
+pub mod verify;
+
+pub use api::{atomic, hashing, stage};
+pub use config::Pipeline;
+pub use runner::{BuildOptions, Engine, StageOutcome, State};
+pub use stage::{KindRegistry, ParamError, StageContext, StageKind, typed_params};

@@ -1,0 +1,81 @@
+//! Renders the engine's events and progress counters on the terminal:
+//! one line per stage event, indicatif bars with rate and ETA for work in
+//! progress (plain lines only, without a terminal).
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use repro_engine::events::{Event, Progress, ProgressSink, Reporter, Unit};
+use repro_engine::runner::human_duration;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Terminal {
+    bars: MultiProgress,
+}
+
+impl Default for Terminal {
+    fn default() -> Terminal {
+        Terminal { bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()) }
+    }
+}
+
+impl Terminal {
+    fn line(&self, text: String) {
+        if self.bars.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.bars.println(text);
+        }
+    }
+}
+
+/// The text of an event, as `repro build` prints it.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::Estimate { profile, stages, seconds, threads } => {
+            format!("profile `{profile}`: {stages} stage(s) to run, estimated {} on {threads} thread(s)", human_duration(*seconds))
+        }
+        Event::WaitingForLock { holder } => format!("waiting for the store lock held by {holder} ..."),
+        Event::Fresh { stage } => format!("{stage:>12} fresh"),
+        Event::Restored { stage, reasons } => format!("{stage:>12} restored from an earlier run ({})", reasons.join("; ")),
+        Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", reasons.join("; ")),
+        Event::Done { stage, seconds } => format!("{stage:>12} done in {}", human_duration(*seconds)),
+        Event::Log { stage, line } => format!("{stage:>12} {line}"),
+    }
+}
+
+impl Reporter for Terminal {
+    fn event(&self, event: Event) {
+        self.line(describe(&event));
+    }
+
+    fn progress(&self, stage: &str, len: u64, what: &str, unit: Unit) -> Progress {
+        let template = match unit {
+            Unit::Items => "{prefix:>12} {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+            Unit::Bytes => "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        };
+        let style = ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ");
+        let bar = self.bars.add(ProgressBar::new(len));
+        bar.set_style(style);
+        bar.set_prefix(stage.to_string());
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Progress::new(Arc::new(Bar(bar)))
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl ProgressSink for Bar {
+    fn set_position(&self, position: u64) {
+        self.0.set_position(position);
+    }
+    fn set_length(&self, len: u64) {
+        self.0.set_length(len);
+    }
+    fn set_message(&self, message: String) {
+        self.0.set_message(message);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

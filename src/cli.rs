@@ -241,6 +241,17 @@ fn print_states(outcomes: &[StageOutcome]) {
     }
 }
 
+/// The compute path the profile's last build actually ran on (the one its
+/// model stages recorded; none for a profile without them).
+fn compute_used(store: &repro_engine::store::Store, profile: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let record = repro_engine::record::BuildRecord::load(store.root(), profile)?;
+    let mut paths: Vec<&BTreeMap<String, String>> =
+        record.stages.values().map(|s| &s.environment.compute).filter(|c| !c.is_empty()).collect();
+    paths.dedup();
+    anyhow::ensure!(paths.len() <= 1, "profile `{profile}` was built on several compute paths; rebuild it with --force-all");
+    Ok(paths.first().map(|c| (*c).clone()).unwrap_or_default())
+}
+
 /// Allowed drift per metric: counts exact, accuracy and loss 0.005.
 /// Counts must match exactly; measured quantities get a small tolerance.
 fn tolerance(metric: &str) -> f64 {
@@ -253,14 +264,29 @@ fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Buil
     let engine = engine(pipeline, kinds, threads, &args.selection)?;
     let store = repro_engine::store::Store::open(&pipeline.store_dir)?;
     let now = verify::current_numbers(&store, &engine.profile)?;
-    let path = verify::published_path(pipeline, &engine.profile);
+    let compute = compute_used(&store, &engine.profile)?;
+    let (path, published) = verify::record_for(pipeline, &engine.profile, &compute)?;
     if update {
-        let file = verify::publish(&engine.profile, &now, tolerance);
+        let file = verify::publish(&engine.profile, &compute, &now, tolerance);
         repro_engine::atomic::write(&path, &serde_json::to_vec_pretty(&file)?)?;
-        println!("recorded {} numbers in {}", now.len(), path.display());
+        println!("recorded {} numbers in {} (compute path: {})", now.len(), path.display(), verify::describe_compute(&compute));
         return Ok(());
     }
-    let checks = verify::compare(&verify::load_published(&path)?, &now);
+    let Some(published) = published else {
+        let known: Vec<String> = verify::published_records(pipeline, &engine.profile)?
+            .iter()
+            .map(|(p, f)| format!("{} ({})", p.display(), verify::describe_compute(&f.compute)))
+            .collect();
+        anyhow::bail!(
+            "no published numbers of profile `{}` for this compute path ({}); the kernels' paths are not bit-identical. Published: {}. Record this path's with `repro verify --profile {} --update`",
+            engine.profile,
+            verify::describe_compute(&compute),
+            if known.is_empty() { "none".to_string() } else { known.join("; ") },
+            engine.profile
+        );
+    };
+    println!("published numbers: {} (compute path: {})", path.display(), verify::describe_compute(&compute));
+    let checks = verify::compare(&published, &now);
     let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.4}"));
     println!("{:<52} {:>12} {:>12} {:>10}  ok", "metric", "published", "now", "tolerance");
     for c in &checks {

@@ -379,3 +379,22 @@ fn the_published_numbers_folder_comes_from_the_pipeline_file() {
     let p = Pipeline::load(&dir.path().join("pipeline.toml"), &kinds()).unwrap();
     assert_eq!(repro_engine::verify::published_path(&p, "ci"), dir.path().join("numbers/ci.json"));
 }
+
+#[test]
+fn published_numbers_are_chosen_by_compute_path() {
+    use repro_engine::verify::{publish, record_for};
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(dir.path(), 1, "x");
+    let path_of = |conv: &str| BTreeMap::from([("conv".to_string(), conv.to_string())]);
+    let now = BTreeMap::from([("a.acc".to_string(), 0.5)]);
+    let (first, found) = record_for(&p, "main", &path_of("direct-avx512")).unwrap();
+    assert!(found.is_none() && first.ends_with("artifacts/published/main.json"), "the first record is <profile>.json");
+    fs::create_dir_all(first.parent().unwrap()).unwrap();
+    fs::write(&first, serde_json::to_vec(&publish("main", &path_of("direct-avx512"), &now, |_| 0.0)).unwrap()).unwrap();
+    let (other, found) = record_for(&p, "main", &path_of("im2col-gemm")).unwrap();
+    assert!(found.is_none(), "numbers of another compute path are never compared");
+    assert!(other.ends_with("artifacts/published/main.im2col-gemm.json"), "{}", other.display());
+    fs::write(&other, serde_json::to_vec(&publish("main", &path_of("im2col-gemm"), &now, |_| 0.0)).unwrap()).unwrap();
+    let (chosen, found) = record_for(&p, "main", &path_of("direct-avx512")).unwrap();
+    assert_eq!((chosen, found.unwrap().compute), (first, path_of("direct-avx512")));
+}

@@ -221,7 +221,8 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
 fn verify_checks_numbers_against_the_published_file() {
     let p = light();
     let missing = repro(p.path(), &["verify"]);
-    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("repro verify --update"));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && said.contains("no published numbers") && said.contains("--update"), "{said}");
     let text = ok(p.path(), &["verify", "--update"]);
     assert!(text.contains("recorded 2 numbers"), "{text}");
     let text = ok(p.path(), &["verify"]);

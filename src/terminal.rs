@@ -69,9 +69,6 @@ impl ProgressSink for Bar {
     fn set_position(&self, position: u64) {
         self.0.set_position(position);
     }
-    fn set_length(&self, len: u64) {
-        self.0.set_length(len);
-    }
     fn set_message(&self, message: String) {
         self.0.set_message(message);
     }

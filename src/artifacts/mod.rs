@@ -25,12 +25,6 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<
     serde_json::from_slice(&bytes).with_context(|| format!("{}: not a valid {}", path.display(), file_name(path)))
 }
 
-/// Writes `value` as pretty JSON to `dir/name`.
-pub fn write_json<T: serde::Serialize>(dir: &Path, name: &str, value: &T) -> anyhow::Result<()> {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_vec_pretty(value)?).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// The first upstream output called `name`, with the stage that made it.
 pub fn find<'a>(inputs: &'a Inputs, name: &str) -> Option<(&'a str, &'a Path)> {
     inputs.iter().find_map(|(stage, outs)| outs.get(name).map(|p| (stage.as_str(), p.as_path())))

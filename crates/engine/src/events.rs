@@ -61,7 +61,6 @@ pub trait Reporter: Send + Sync {
 /// Where a progress counter's updates go.
 pub trait ProgressSink: Send + Sync {
     fn set_position(&self, position: u64);
-    fn set_length(&self, len: u64);
     fn set_message(&self, message: String);
     fn finish(&self);
 }
@@ -97,10 +96,6 @@ impl Progress {
         self.position.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn set_length(&self, len: u64) {
-        self.sink.set_length(len);
-    }
-
     pub fn set_message(&self, message: impl Into<String>) {
         self.sink.set_message(message.into());
     }
@@ -115,7 +110,6 @@ struct Hidden;
 
 impl ProgressSink for Hidden {
     fn set_position(&self, _: u64) {}
-    fn set_length(&self, _: u64) {}
     fn set_message(&self, _: String) {}
     fn finish(&self) {}
 }

@@ -157,16 +157,15 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
     let reporter = std::sync::Arc::new(crate::terminal::Terminal::default());
     let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides, reporter };
     for stage in engine.overrides.keys() {
-        let decl = pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
-        let kind = kinds.get(&decl.kind).expect("kinds checked at load");
-        kind.check_params(&engine.params_of(stage)).map_err(|e| {
-            anyhow::anyhow!(
-                "--set {stage}.{}: {}; parameters of `{}`: {}",
-                e.key.unwrap_or_default(),
-                e.message,
-                decl.kind,
-                kind.param_help()
-            )
+        pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
+    }
+    if !engine.overrides.is_empty() {
+        engine.check_params().map_err(|(stage, e)| {
+            let kind = &pipeline.stage(&stage).expect("checked stage").kind;
+            let help = kinds.get(kind).expect("kinds checked at load").param_help();
+            let key = e.key.unwrap_or_default();
+            let origin = if engine.overrides.get(&stage).is_some_and(|o| o.contains_key(&key)) { "--set " } else { "with --set: " };
+            anyhow::anyhow!("{origin}{stage}.{key}: {}; parameters of `{kind}`: {help}", e.message)
         })?;
     }
     Ok(engine)

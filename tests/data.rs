@@ -72,7 +72,7 @@ fn image_folder_loads_in_label_order() {
             write_png(&dir.path().join(format!("{split}/{class}/0.png")), 32, 32);
         }
     }
-    let d = data::load_local(dir.path(), "x").unwrap();
+    let d = data::local::load(dir.path(), "x").unwrap();
     assert_eq!(d.train.labels, vec![0, 9], "airplane is label 0, truck 9");
     assert_eq!(&d.train.image(0)[..6], &[0, 0, 77, 8, 0, 77]);
 }
@@ -82,18 +82,18 @@ fn image_folder_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("train/cat/ok.png"), 32, 32);
     write_png(&dir.path().join("test/cat/big.png"), 33, 32);
-    let e = format!("{:#}", data::load_local(dir.path(), "x").unwrap_err());
+    let e = format!("{:#}", data::local::load(dir.path(), "x").unwrap_err());
     assert!(e.contains("test/cat/big.png") && e.contains("33x32"), "{e}");
     std::fs::remove_file(dir.path().join("test/cat/big.png")).unwrap();
     write_png(&dir.path().join("test/kitten/a.png"), 32, 32);
-    let e = format!("{:#}", data::load_local(dir.path(), "x").unwrap_err());
+    let e = format!("{:#}", data::local::load(dir.path(), "x").unwrap_err());
     assert!(e.contains("test/kitten/a.png") && e.contains("not a CIFAR-10 class"), "{e}");
 }
 
 #[test]
 fn the_offline_jpeg_copy_loads() {
     let Some(path) = common::shared_jpeg_copy() else { return };
-    let d = data::load_local(&path, "x").unwrap();
+    let d = data::local::load(&path, "x").unwrap();
     assert_eq!((d.train.len(), d.test.len()), (50_000, 10_000));
     assert_eq!(d.train.class_counts(10), vec![5_000; 10]);
     assert_eq!(d.test.class_counts(10), vec![1_000; 10]);

@@ -70,13 +70,17 @@ fn build(dir: &Path) -> String {
     err
 }
 
-#[test]
-fn killed_training_resumes_to_the_same_result() {
+/// The tiny project's uninterrupted result.
+fn reference_result() -> (String, Vec<String>) {
     let reference = tiny_project();
     build(reference.path());
     let expected = train_result(reference.path());
     assert_eq!(expected.1.len(), 4, "header and three epochs: {:?}", expected.1);
+    expected
+}
 
+/// A tiny project whose training was killed after its second epoch.
+fn killed_after_epoch_2() -> tempfile::TempDir {
     let p = tiny_project();
     let mut child = Command::new(env!("CARGO_BIN_EXE_repro"))
         .current_dir(p.path())
@@ -92,9 +96,87 @@ fn killed_training_resumes_to_the_same_result() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    p
+}
+
+/// Every file called `name` under the project's checkpoints.
+fn checkpoint_files(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir.join("artifacts/checkpoints"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() == name)
+        .map(|e| e.into_path())
+        .collect()
+}
+
+#[test]
+fn killed_training_resumes_to_the_same_result() {
+    let expected = reference_result();
+    let p = killed_after_epoch_2();
     let log = build(p.path());
     assert!(log.contains("resuming after epoch"), "{log}");
     assert_eq!(train_result(p.path()), expected, "a resumed run equals an uninterrupted one");
+}
+
+#[test]
+fn damaged_checkpoints_are_discarded_and_training_still_ends_right() {
+    let expected = reference_result();
+    let p = killed_after_epoch_2();
+    let models = checkpoint_files(p.path(), "model.bpk");
+    assert!(!models.is_empty(), "the killed run left a checkpoint");
+    for model in &models {
+        let len = std::fs::metadata(model).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(model).unwrap().set_len(len / 2).unwrap();
+    }
+    let log = build(p.path());
+    assert!(log.contains("is damaged (model.bpk does not match its sha256); discarded"), "{log}");
+    assert!(log.contains("training starts from the beginning"), "{log}");
+    assert_eq!(train_result(p.path()), expected, "a run after damaged checkpoints equals an uninterrupted one");
+}
+
+#[test]
+fn forced_training_ignores_its_checkpoint() {
+    let p = killed_after_epoch_2();
+    assert!(!checkpoint_files(p.path(), "digests.json").is_empty(), "the killed run left a checkpoint");
+    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
+        .current_dir(p.path())
+        .args(["--threads", "2", "build", "--force", "train"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("resuming after epoch"), "--force trains from scratch: {log}");
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_one_before() {
+    use repro::training::checkpoint::{self, Checkpoint};
+    use repro::training::history::EpochRow;
+    use repro::training::schedule::EarlyStopping;
+    let s = settings(3);
+    let device = Device::flex().autodiff();
+    let dir = tempfile::tempdir().unwrap();
+    let row = |epoch| EpochRow { epoch, lr: 1e-3, train_loss: 1.0, train_accuracy: 0.5, val_loss: 1.0, val_accuracy: 0.5, seconds: None };
+    for epochs in 1..=3 {
+        let ckpt = Checkpoint {
+            model: repro::model::Cnn::new(&s.model, &device),
+            centers: None,
+            optimizer: s.optimizer.build(),
+            history: (1..=epochs).map(row).collect(),
+            stopping: EarlyStopping::new(5),
+            stopped_early: false,
+        };
+        checkpoint::save(dir.path(), &ckpt).unwrap();
+    }
+    assert!(!dir.path().join("epoch-1").exists(), "two slots are kept");
+    std::fs::write(dir.path().join("epoch-3/state.json"), b"{}").unwrap();
+    let warnings = std::cell::RefCell::new(Vec::new());
+    let loaded = checkpoint::load(dir.path(), &s, &device, &|w| warnings.borrow_mut().push(w)).unwrap().unwrap();
+    assert_eq!(loaded.history.len(), 2, "the epoch-2 checkpoint");
+    let warnings = warnings.into_inner();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("epoch-3 is damaged (state.json does not match its sha256)"), "{warnings:?}");
+    assert!(!dir.path().join("epoch-3").exists(), "a damaged slot is removed");
 }
 
 #[test]
@@ -129,7 +211,7 @@ fn checkpoints_keep_batch_norm_running_statistics() {
         stopped_early: false,
     };
     checkpoint::save(dir.path(), &ckpt).unwrap();
-    let loaded = checkpoint::load(dir.path(), &s, &device).unwrap().unwrap();
+    let loaded = checkpoint::load(dir.path(), &s, &device, &|w| panic!("{w}")).unwrap().unwrap();
     assert_eq!(stats(&loaded.model), before);
     let valid = loaded.model.valid();
     assert_eq!(stats(&valid), before, "inference mode sees the same statistics");

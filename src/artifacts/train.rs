@@ -1,11 +1,12 @@
 //! The `train` kind's outputs: metrics, history, the trained model.
 
-use super::{Inputs, Outputs, read_json};
+use super::{Outputs, read_json};
 use crate::model::summary::Summary;
 use crate::model::{Cnn, CnnConfig};
 use crate::training::history::{self, EpochRow};
 use anyhow::Context;
 use burn::tensor::Device;
+use repro_engine::StageContext;
 use std::path::Path;
 
 /// `TrainMetrics` as JSON.
@@ -23,7 +24,6 @@ pub const CENTERS: &str = "centers.json";
 /// Headline numbers of a training stage.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrainMetrics {
-    pub label: String,
     pub test_loss: f64,
     pub test_accuracy: f64,
     pub epochs_run: usize,
@@ -41,23 +41,28 @@ pub struct TrainMetrics {
 /// A train stage's outputs, recognised by their metrics file.
 pub struct TrainOutputs<'a> {
     pub stage: &'a str,
+    /// The stage's `label` (a display parameter, outside its outputs).
+    pub label: String,
     outputs: &'a Outputs,
 }
 
 impl<'a> TrainOutputs<'a> {
     /// `Some` when `outputs` are a train stage's.
-    pub fn of(stage: &'a str, outputs: &'a Outputs) -> Option<TrainOutputs<'a>> {
-        outputs.contains_key(METRICS).then_some(TrainOutputs { stage, outputs })
+    pub fn of(stage: &'a str, outputs: &'a Outputs, label: &str) -> Option<TrainOutputs<'a>> {
+        outputs.contains_key(METRICS).then(|| TrainOutputs { stage, label: label.to_string(), outputs })
     }
 
-    /// Every train stage among a stage's inputs, in stage-name order.
-    pub fn all(inputs: &'a Inputs) -> Vec<TrainOutputs<'a>> {
-        inputs.iter().filter_map(|(stage, outs)| TrainOutputs::of(stage, outs)).collect()
+    /// Every train stage among a running stage's inputs, in stage-name
+    /// order, labelled by their `label` parameter (else their stage name).
+    pub fn all(ctx: &'a StageContext) -> Vec<TrainOutputs<'a>> {
+        let label = |stage: &str| ctx.display_of(stage, "label").unwrap_or(stage).to_string();
+        ctx.inputs.iter().filter_map(|(stage, outs)| TrainOutputs::of(stage, outs, &label(stage))).collect()
     }
 
-    /// The one train stage among `stage`'s inputs that has a model.
-    pub fn one(inputs: &'a Inputs, stage: &str) -> anyhow::Result<TrainOutputs<'a>> {
-        let mut found = TrainOutputs::all(inputs).into_iter().filter(|t| t.outputs.contains_key(WEIGHTS));
+    /// The one train stage among a running stage's inputs that has a model.
+    pub fn one(ctx: &'a StageContext) -> anyhow::Result<TrainOutputs<'a>> {
+        let stage = &ctx.stage;
+        let mut found = TrainOutputs::all(ctx).into_iter().filter(|t| t.outputs.contains_key(WEIGHTS));
         let first = found.next().with_context(|| format!("stage `{stage}` needs a train stage in depends_on"))?;
         anyhow::ensure!(found.next().is_none(), "stage `{stage}` depends on more than one train stage; name exactly one");
         Ok(first)

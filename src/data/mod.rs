@@ -6,37 +6,8 @@ pub mod cifar_binary;
 pub mod dataset;
 pub mod download;
 pub mod image_folder;
+pub mod local;
 pub mod subset;
 pub mod synthetic;
 
 pub use dataset::{CIFAR10_CLASSES, Dataset, Provenance, Split};
-
-use std::path::Path;
-
-/// Loads a local source: the official binary archive or folder, or an
-/// image-folder tree or archive. The format is told by the members found.
-pub fn load_local(source: &Path, sha256: &str) -> anyhow::Result<Dataset> {
-    let max = (cifar_binary::RECORDS_PER_BATCH * cifar_binary::RECORD_BYTES) as u64;
-    let members = archive::read_members(source, max, |p| cifar_binary::batch_name(p).is_some() || image_folder::parse_path(p).is_some())?;
-    let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if members.iter().any(|m| cifar_binary::batch_name(&m.path).is_some()) {
-        let provenance = Provenance {
-            kind: "official".into(),
-            description: format!("CIFAR-10 binary release ({name})"),
-            sha256: sha256.into(),
-            label: "CIFAR-10 (official binary release)".into(),
-        };
-        return cifar_binary::from_members(source, &members, provenance);
-    }
-    let provenance = Provenance {
-        kind: "image-folder".into(),
-        description: format!("image folder {name}"),
-        sha256: sha256.into(),
-        label: if members.iter().any(|m| m.path.ends_with(".jpg") || m.path.ends_with(".jpeg")) {
-            format!("CIFAR-10 JPEG copy {name} (lossy re-encoding, not the official pixels)")
-        } else {
-            format!("CIFAR-10 image folder {name}")
-        },
-    };
-    image_folder::from_members(source, members, provenance)
-}

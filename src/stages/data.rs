@@ -58,6 +58,13 @@ impl StageKind for DatasetKind {
         if p.source == "synthetic" && (p.train_size.is_none() || p.test_size.is_none()) {
             return Err(ParamError { key: Some("source".into()), message: "synthetic data needs train_size and test_size".into() });
         }
+        let classes = data::dataset::CIFAR10_CLASSES.len();
+        for (key, size) in [("train_size", p.train_size), ("test_size", p.test_size)] {
+            if size.is_some_and(|n| n < classes) {
+                let message = format!("must be at least {classes}, one image of each class (or left out for the whole split)");
+                return Err(ParamError { key: Some(key.into()), message });
+            }
+        }
         Ok(())
     }
     fn param_help(&self) -> String {
@@ -95,14 +102,14 @@ fn load(ctx: &StageContext, p: &DataParams) -> anyhow::Result<Dataset> {
             let dest = ctx.downloads_dir.join("cifar-10-binary.tar.gz");
             let expected = download::Checksums { md5: p.md5.clone(), sha256: p.sha256.clone() };
             let file = download::fetch(&p.url, &dest, &expected, |total| ctx.byte_bar(total, "download"))?;
-            let mut dataset = data::load_local(&file, &p.sha256)?;
+            let mut dataset = data::local::load(&file, &p.sha256)?;
             dataset.provenance.description = format!("CIFAR-10 binary release from {}", p.url);
             Ok(dataset)
         }
         _ => {
             let path = ctx.files.get("source").context("source path was not resolved")?;
             let digest = ctx.file_digests.get("source").cloned().unwrap_or_default();
-            data::load_local(path, &digest)
+            data::local::load(path, &digest)
         }
     }
 }

@@ -60,7 +60,8 @@ impl StageKind for FeaturesKind {
         let p: FeatureParams = ctx.params()?;
         let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
-        let (model, metrics) = TrainOutputs::one(&ctx.inputs, &ctx.stage)?.load(&device)?;
+        let run = TrainOutputs::one(ctx)?;
+        let (model, _) = run.load(&device)?;
         let indices = stratified(&dataset.test.labels, p.sample_size, p.seed);
         let bar = ctx.bar(indices.len().div_ceil(p.batch_size) as u64, "features");
         let mut matrices: Vec<Vec<f32>> = vec![Vec::new(); p.layers.len()];
@@ -72,19 +73,14 @@ impl StageKind for FeaturesKind {
         }
         bar.finish_and_clear();
         let header = FeatureHeader {
-            model: metrics.label.clone(),
+            model: run.label.clone(),
             classes: dataset.classes.clone(),
             labels: indices.iter().map(|&i| dataset.test.labels[i]).collect(),
             indices,
             taps: p.layers.iter().map(|&t| (t, t.width())).collect(),
         };
         Features { header, matrices }.write(&ctx.out_dir.join(FEATURES))?;
-        ctx.log(format!(
-            "{} layer(s) of model {} for {} test images",
-            p.layers.len(),
-            metrics.label,
-            p.sample_size.min(dataset.test.len())
-        ));
+        ctx.log(format!("{} layer(s) of model {} for {} test images", p.layers.len(), run.label, p.sample_size.min(dataset.test.len())));
         Ok(())
     }
 }

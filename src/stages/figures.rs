@@ -64,10 +64,10 @@ impl StageKind for FiguresKind {
         }
         let runs = training_runs(ctx)?;
         for run in &runs {
-            let title = format!("model {} ({}): accuracy and loss", run.metrics.label, run.stage);
+            let title = format!("model {} ({}): accuracy and loss", run.label, run.stage);
             figures::draw_both(
                 &ctx.out_dir,
-                &format!("curves_{}", run.metrics.label),
+                &format!("curves_{}", run.label),
                 curves::SIZE,
                 |a| curves::draw(&a, &title, &run.history),
                 |a| curves::draw(&a, &title, &run.history),
@@ -97,15 +97,24 @@ impl StageKind for FiguresKind {
 /// A training stage's outputs, as the figures need them.
 struct Run {
     stage: String,
+    label: String,
     metrics: TrainMetrics,
     history: Vec<EpochRow>,
     summary: Option<Summary>,
 }
 
 fn training_runs(ctx: &StageContext) -> anyhow::Result<Vec<Run>> {
-    TrainOutputs::all(&ctx.inputs)
+    TrainOutputs::all(ctx)
         .into_iter()
-        .map(|t| Ok(Run { stage: t.stage.to_string(), history: t.history()?, metrics: t.metrics()?, summary: t.summary()? }))
+        .map(|t| {
+            Ok(Run {
+                stage: t.stage.to_string(),
+                label: t.label.clone(),
+                history: t.history()?,
+                metrics: t.metrics()?,
+                summary: t.summary()?,
+            })
+        })
         .collect()
 }
 
@@ -126,10 +135,10 @@ fn draw_center_figures(ctx: &StageContext, runs: &[Run]) -> anyhow::Result<usize
         )?;
         drawn += 1;
     }
-    if let Some(plain) = runs.iter().find(|r| r.metrics.label == "final") {
+    if let Some(plain) = runs.iter().find(|r| r.label == "final") {
         let both = vec![
-            (format!("{} (cross-entropy)", plain.metrics.label), plain.history.clone()),
-            (format!("{} (+ center loss)", center.metrics.label), center.history.clone()),
+            (format!("{} (cross-entropy)", plain.label), plain.history.clone()),
+            (format!("{} (+ center loss)", center.label), center.history.clone()),
         ];
         let title = "final model vs center-loss model: validation accuracy and loss";
         figures::draw_both(

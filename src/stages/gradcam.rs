@@ -52,7 +52,8 @@ impl StageKind for GradcamKind {
         let p: GradcamParams = ctx.params()?;
         let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
         let device = Device::flex();
-        let (model, metrics) = TrainOutputs::one(&ctx.inputs, &ctx.stage)?.load(&device)?;
+        let run = TrainOutputs::one(ctx)?;
+        let (model, _) = run.load(&device)?;
         let tail = Tail::new(&model, &device);
         let mut rows = Vec::new();
         for class in 0..dataset.classes.len() as u8 {
@@ -70,8 +71,8 @@ impl StageKind for GradcamKind {
             });
         }
         let correct = rows.iter().filter(|r| r.predicted == r.class).count();
-        ctx.log(format!("Grad-CAM for {} classes ({correct} correctly classified) on model {}", rows.len(), metrics.label));
-        std::fs::write(ctx.out_dir.join(GRADCAM), serde_json::to_vec(&GradcamFile { model: metrics.label, rows })?)?;
+        ctx.log(format!("Grad-CAM for {} classes ({correct} correctly classified) on model {}", rows.len(), run.label));
+        std::fs::write(ctx.out_dir.join(GRADCAM), serde_json::to_vec(&GradcamFile { model: run.label, rows })?)?;
         Ok(())
     }
 }

@@ -302,14 +302,14 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
 
 fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
     let mut rows = Vec::new();
-    for run in TrainOutputs::all(&ctx.inputs) {
-        let (stage, m) = (run.stage.to_string(), run.metrics()?);
-        let published = published::training(&m.label);
+    for run in TrainOutputs::all(ctx) {
+        let (stage, m, label) = (run.stage.to_string(), run.metrics()?, run.label.clone());
+        let published = published::training(&label);
         let (accuracy, loss) = (m.test_accuracy * 100.0, m.test_loss);
         rows.push(ModelRow {
             fingerprint: fingerprint_of(ctx, &stage),
             stage,
-            change: published::change(&m.label),
+            change: published::change(&label),
             published_accuracy: published.map(|p| p.0),
             published_loss: published.and_then(|p| p.1),
             accuracy_diff: published.map(|p| accuracy - p.0),
@@ -322,7 +322,7 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
             stopped_early: m.stopped_early,
             train_images: m.train_images,
             test_images: m.test_images,
-            label: m.label,
+            label,
         });
     }
     let order = |l: &str| published::TRAINING.iter().position(|(p, _, _)| *p == l).unwrap_or(usize::MAX);
@@ -333,7 +333,7 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
 /// Figure 1: the summary of the `summary_model` stage, else of the first
 /// trained model.
 fn model_summary(ctx: &StageContext, summary_model: Option<&str>) -> anyhow::Result<Option<Summary>> {
-    let runs: Vec<TrainOutputs> = TrainOutputs::all(&ctx.inputs).into_iter().filter(|t| t.has_model()).collect();
+    let runs: Vec<TrainOutputs> = TrainOutputs::all(ctx).into_iter().filter(|t| t.has_model()).collect();
     let chosen = match summary_model {
         Some(stage) => Some(runs.iter().find(|t| t.stage == stage).with_context(|| {
             format!("stage `{}`: params.summary_model = \"{stage}\" is not a train stage in its depends_on", ctx.stage)

@@ -189,6 +189,9 @@ impl StageKind for TrainKind {
     fn entry_modules(&self) -> &'static [&'static str] {
         &["stages::train"]
     }
+    fn display_params(&self) -> &'static [&'static str] {
+        &["label"]
+    }
     fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
         crate::kernels::cpu::compute_path()
     }
@@ -243,7 +246,6 @@ impl StageKind for TrainKind {
         ctx.measure("seconds", seconds);
         ctx.measure("train_images_per_second", (dataset.train.len() * trained.history.len()) as f64 / train_seconds.max(1e-9));
         let metrics = TrainMetrics {
-            label: p.label.clone(),
             test_loss: trained.test_loss,
             test_accuracy: trained.test_accuracy,
             epochs_run: trained.history.len(),
@@ -262,7 +264,7 @@ impl StageKind for TrainKind {
         std::fs::write(ctx.out_dir.join(train::MODEL_SUMMARY), serde_json::to_vec_pretty(&summary)?)?;
         crate::model::weights::save(&trained.model, &ctx.out_dir.join(train::WEIGHTS))?;
         std::fs::write(ctx.out_dir.join(train::MODEL_CONFIG), serde_json::to_vec_pretty(&p.settings().model)?)?;
-        ctx.log(format!("test loss {:.4}, accuracy {:.2}%", metrics.test_loss, metrics.test_accuracy * 100.0));
+        ctx.log(format!("model {}: test loss {:.4}, accuracy {:.2}%", p.label, metrics.test_loss, metrics.test_accuracy * 100.0));
         Ok(())
     }
 }

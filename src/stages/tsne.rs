@@ -8,7 +8,7 @@ use crate::embedding::metrics::separation;
 use crate::embedding::pca::pca;
 use crate::embedding::tsne::{TsneParams, tsne};
 use anyhow::Context;
-use repro_engine::{ParamError, StageContext, StageKind, typed_params};
+use repro_engine::{ParamError, StageContext, StageKind, Upstream, typed_params, upstream_integer};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +79,22 @@ impl StageKind for TsneKind {
         }
         if p.pca_dims < 2 || p.iterations == 0 {
             return bad("pca_dims", "pca_dims >= 2 and iterations >= 1");
+        }
+        Ok(())
+    }
+    fn check_upstream(&self, params: &toml::Table, upstream: &[Upstream]) -> Result<(), ParamError> {
+        let p: TsneStageParams = typed_params(params)?;
+        let Some((features, sample)) = upstream_integer(upstream, "features", "sample_size") else { return Ok(()) };
+        let mut n = sample;
+        let mut why = format!("{features}.sample_size = {sample}");
+        if let Some((data, test)) = upstream_integer(upstream, "dataset", "test_size").filter(|(_, t)| *t < sample) {
+            n = test;
+            why = format!("{data}.test_size = {test}");
+        }
+        let bound = (n - 1) as f64 / 3.0;
+        if p.perplexity >= bound {
+            let message = format!("{} is too large for {n} points ({why}): it must be below (N - 1) / 3 = {bound:.1}", p.perplexity);
+            return Err(ParamError { key: Some("perplexity".into()), message });
         }
         Ok(())
     }

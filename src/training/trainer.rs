@@ -112,7 +112,7 @@ pub fn train(
 ) -> anyhow::Result<Trained> {
     let train_device = device.clone().autodiff();
     let Checkpoint { mut model, mut centers, mut optimizer, mut history, mut stopping, mut stopped_early } =
-        match checkpoint::load(checkpoint_dir, settings, &train_device)? {
+        match checkpoint::load(checkpoint_dir, settings, &train_device, report.log)? {
             Some(ckpt) => {
                 (report.log)(format!("resuming after epoch {} from its checkpoint", ckpt.history.len()));
                 ckpt
@@ -194,7 +194,7 @@ pub fn train(
         // uninterrupted one take the same path (a reloaded tensor can differ
         // in layout, and so in float summation order, from the live one).
         Checkpoint { model, centers, optimizer, history, stopping, stopped_early } =
-            checkpoint::load(checkpoint_dir, settings, &train_device)?.context("the checkpoint just written is unreadable")?;
+            checkpoint::load(checkpoint_dir, settings, &train_device, report.log)?.context("the checkpoint just written is unreadable")?;
     }
     let last = history.last().cloned().ok_or_else(|| anyhow::anyhow!("no epoch was run (epochs = 0)"))?;
     Ok(Trained {

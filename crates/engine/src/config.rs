@@ -1,7 +1,7 @@
 //! `pipeline.toml` → typed [`Pipeline`]. Every check that can fail before a
 //! stage runs happens here, and each error points at file:line:column.
 
-use super::stage::KindRegistry;
+use super::stage::{KindRegistry, ParamError, Upstream};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
@@ -291,7 +291,9 @@ impl Pipeline {
             for stage in &self.stages {
                 let resolved = self.resolve_params(stage, profile);
                 let kind = kinds.get(&stage.kind).expect("kinds checked at parse");
-                if let Err(e) = kind.check_params(&resolved.table) {
+                if let Err(e) =
+                    kind.check_params(&resolved.table).and_then(|()| self.check_upstream(kinds, stage, profile, &resolved.table))
+                {
                     let span = e.key.as_ref().and_then(|k| resolved.spans.get(k).cloned()).unwrap_or(stage.span.clone());
                     let scope = profile.map(|p| format!(" (profile `{p}`)")).unwrap_or_default();
                     let key = e.key.map(|k| format!(".{k}")).unwrap_or_default();
@@ -304,6 +306,25 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    fn check_upstream(
+        &self,
+        kinds: &KindRegistry,
+        stage: &StageDecl,
+        profile: Option<&str>,
+        params: &toml::Table,
+    ) -> Result<(), ParamError> {
+        let ancestors: Vec<(String, String, toml::Table)> = crate::dag::ancestors(self, &stage.name)
+            .into_iter()
+            .rev()
+            .map(|a| {
+                let decl = self.stage(&a).expect("ancestors are declared");
+                (a, decl.kind.clone(), self.resolve_params(decl, profile).table)
+            })
+            .collect();
+        let upstream: Vec<Upstream> = ancestors.iter().map(|(s, k, p)| Upstream { stage: s, kind: k, params: p }).collect();
+        kinds.get(&stage.kind).expect("kinds checked at parse").check_upstream(params, &upstream)
     }
 
     pub fn stage(&self, name: &str) -> Option<&StageDecl> {

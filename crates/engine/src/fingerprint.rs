@@ -26,6 +26,10 @@ pub struct FingerprintInput<'a> {
     pub environment: &'a Environment,
     pub params: &'a serde_json::Value,
     pub inputs: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// Display parameters of the inputs (a label a table shows); absent
+    /// when none, so kinds without them keep their keys.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_names: &'a BTreeMap<String, toml::Table>,
     /// Set only for kinds whose outputs name the profile.
     pub profile: Option<&'a str>,
 }

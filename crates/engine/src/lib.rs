@@ -25,4 +25,4 @@ pub mod verify;
 pub use api::{atomic, hashing, stage};
 pub use config::Pipeline;
 pub use runner::{BuildOptions, Engine, StageOutcome, State};
-pub use stage::{KindRegistry, ParamError, StageContext, StageKind, typed_params};
+pub use stage::{KindRegistry, ParamError, StageContext, StageKind, Upstream, typed_params, upstream_integer};

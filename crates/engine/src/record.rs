@@ -18,6 +18,9 @@ pub struct StageRecord {
     pub params: serde_json::Value,
     /// `dep -> output -> sha256` consumed.
     pub inputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// `dep -> display parameters` of the inputs that have any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_names: BTreeMap<String, toml::Table>,
     pub outputs: BTreeMap<String, ObjectRef>,
     pub seconds: f64,
     /// `path -> token digest` of the files in the kind's code closure.

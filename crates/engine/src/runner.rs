@@ -8,7 +8,7 @@ use super::events::{Event, Reporter};
 use super::fingerprint::{self, FingerprintInput};
 use super::lock::StoreLock;
 use super::record::{self, BuildRecord, Environment, StageRecord};
-use super::stage::{KindRegistry, StageContext, UpstreamInfo};
+use super::stage::{KindRegistry, ParamError, StageContext, Upstream, UpstreamInfo};
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +49,9 @@ pub enum State {
     Stale(Vec<String>),
     /// Fresh by its own record, but an upstream stage will rerun first.
     Waiting(Vec<String>),
+    /// The same computation (fingerprint) as this earlier stale stage:
+    /// restored from its run once it has run, never run twice.
+    SameAs(String),
 }
 
 impl std::fmt::Display for State {
@@ -57,6 +60,7 @@ impl std::fmt::Display for State {
             State::Fresh => write!(f, "fresh"),
             State::Cached => write!(f, "stale (restorable from the run cache)"),
             State::Stale(reasons) => write!(f, "stale ({})", reasons.join("; ")),
+            State::SameAs(other) => write!(f, "stale (the same computation as {other}: restored from it, not run again)"),
             State::Waiting(deps) => {
                 write!(f, "stale if {} change{} (rebuilt first)", deps.join(", "), if deps.len() == 1 { "s" } else { "" })
             }
@@ -73,6 +77,7 @@ struct Planned {
     environment: Environment,
     params: serde_json::Value,
     inputs: BTreeMap<String, BTreeMap<String, String>>,
+    input_names: BTreeMap<String, toml::Table>,
     table: toml::Table,
     files: BTreeMap<String, PathBuf>,
     file_digests: BTreeMap<String, String>,
@@ -138,8 +143,12 @@ impl Engine<'_> {
             file_digests.insert(key.clone(), digest);
             files.insert(key, path);
         }
-        let params = fingerprint::canonical_params(&table, &file_digests);
+        let mut keyed = table.clone();
+        keyed.retain(|k, _| !kind.display_params().contains(&k));
+        let params = fingerprint::canonical_params(&keyed, &file_digests);
         let inputs: BTreeMap<_, _> = stage.depends_on.iter().map(|d| (d.clone(), outputs.get(d).cloned().unwrap_or_default())).collect();
+        let input_names: BTreeMap<_, _> =
+            stage.depends_on.iter().map(|d| (d.clone(), self.display_of(d))).filter(|(_, t)| !t.is_empty()).collect();
         let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{}`: {e}", stage.kind))?;
         let code_version = closure.version(&stage.kind);
         let environment = Environment {
@@ -154,9 +163,52 @@ impl Engine<'_> {
             environment: &environment,
             params: &params,
             inputs: &inputs,
+            input_names: &input_names,
             profile,
         });
-        Ok(Planned { fingerprint: fp, code_version, code_files: closure.files, environment, params, inputs, table, files, file_digests })
+        Ok(Planned {
+            fingerprint: fp,
+            code_version,
+            code_files: closure.files,
+            environment,
+            params,
+            inputs,
+            input_names,
+            table,
+            files,
+            file_digests,
+        })
+    }
+
+    /// Every stage's effective parameters (command-line overrides
+    /// included) checked by its kind, alone and against its ancestors';
+    /// the first problem as `(stage, error)`.
+    pub fn check_params(&self) -> Result<(), (String, ParamError)> {
+        for stage in &self.pipeline.stages {
+            let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
+            let tables: Vec<(String, String, toml::Table)> = dag::ancestors(self.pipeline, &stage.name)
+                .into_iter()
+                .rev()
+                .map(|a| {
+                    let k = self.pipeline.stage(&a).expect("declared").kind.clone();
+                    let t = self.params_of(&a);
+                    (a, k, t)
+                })
+                .collect();
+            let upstream: Vec<Upstream> = tables.iter().map(|(s, k, p)| Upstream { stage: s, kind: k, params: p }).collect();
+            let params = self.params_of(&stage.name);
+            kind.check_params(&params).and_then(|()| kind.check_upstream(&params, &upstream)).map_err(|e| (stage.name.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Stage `name`'s display parameters (`StageKind::display_params`).
+    fn display_of(&self, name: &str) -> toml::Table {
+        let stage = self.pipeline.stage(name).expect("stage names are checked");
+        let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
+        let mut table = self.params_of(name);
+        table.retain(|k, _| kind.display_params().contains(&k));
+        table
     }
 
     /// Why a stage is stale; empty when fresh.
@@ -181,6 +233,11 @@ impl Engine<'_> {
             if !deps.is_empty() {
                 reasons.push(format!("input changed: {}", deps.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")));
             }
+            let renamed: Vec<&str> =
+                plan.inputs.keys().filter(|d| old.input_names.get(*d) != plan.input_names.get(*d)).map(String::as_str).collect();
+            if !renamed.is_empty() {
+                reasons.push(format!("input renamed: {} (a label it shows)", renamed.join(", ")));
+            }
             if reasons.is_empty() {
                 reasons.push("fingerprint changed".into());
             }
@@ -198,6 +255,7 @@ impl Engine<'_> {
     fn survey(&self, store: &Store, record: &BuildRecord, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<Surveyed>> {
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut rerun: BTreeSet<String> = BTreeSet::new();
+        let mut to_run: BTreeMap<String, String> = BTreeMap::new();
         let mut result = Vec::new();
         for name in self.stages_for(targets)? {
             let plan = self.plan(store, &name, &outputs)?;
@@ -209,7 +267,14 @@ impl Engine<'_> {
             let stage = self.pipeline.stage(&name).expect("known stage");
             let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
             let state = if !reasons.is_empty() {
-                if !force.contains(&name) && self.restore(store, &plan).is_some() { State::Cached } else { State::Stale(reasons) }
+                if !force.contains(&name) && self.restore(store, &plan).is_some() {
+                    State::Cached
+                } else if let Some(first) = to_run.get(&plan.fingerprint).filter(|_| !force.contains(&name)) {
+                    State::SameAs(first.clone())
+                } else {
+                    to_run.insert(plan.fingerprint.clone(), name.clone());
+                    State::Stale(reasons)
+                }
             } else if !waiting.is_empty() {
                 State::Waiting(waiting)
             } else {
@@ -268,6 +333,10 @@ impl Engine<'_> {
                 (State::Cached, false)
             } else {
                 self.reporter.event(Event::Running { stage: name.clone(), reasons: reasons.clone() });
+                if force.contains(name) {
+                    // Forced means from scratch: no resuming a checkpoint.
+                    let _ = std::fs::remove_dir_all(store.checkpoint_dir(name, &plan.fingerprint));
+                }
                 let done = self.run_stage(&store, name, &plan, &record).with_context(|| format!("stage `{name}` failed"))?;
                 record.stages.insert(name.clone(), done);
                 (State::Stale(reasons), true)
@@ -367,6 +436,7 @@ impl Engine<'_> {
             code_version: plan.code_version.clone(),
             params: plan.params.clone(),
             inputs: plan.inputs.clone(),
+            input_names: plan.input_names.clone(),
             outputs,
             seconds: started.elapsed().as_secs_f64(),
             code_files: plan.code_files.clone(),
@@ -385,7 +455,8 @@ impl Engine<'_> {
             .into_iter()
             .filter_map(|dep| {
                 let r = record.stages.get(&dep)?;
-                Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.clone() }))
+                let display = self.display_of(&dep);
+                Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.clone(), display }))
             })
             .collect()
     }

@@ -25,12 +25,25 @@ pub trait StageKind: Send + Sync {
     }
     /// Checks the effective parameters before anything runs.
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError>;
+    /// Checks the parameters against those of the stages it depends on
+    /// (all ancestors, nearest first), e.g. a perplexity against the
+    /// number of points its features stage samples.
+    fn check_upstream(&self, _params: &toml::Table, _upstream: &[Upstream]) -> Result<(), ParamError> {
+        Ok(())
+    }
     /// One line describing the accepted parameters, for error hints.
     fn param_help(&self) -> String;
     /// Parameters whose values are paths (relative to the pipeline file):
     /// their content, not their spelling, goes into the fingerprint.
     fn file_params(&self, _params: &toml::Table) -> Vec<String> {
         Vec::new()
+    }
+    /// Parameters that only name a stage to its dependents (a model's
+    /// label): kept out of this stage's key and outputs, so that two stages
+    /// differing only in them are one computation, and handed to each
+    /// dependent, whose key includes them.
+    fn display_params(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Whether outputs mention the profile name (then it is fingerprinted).
     fn uses_profile_name(&self) -> bool {
@@ -42,6 +55,18 @@ pub trait StageKind: Send + Sync {
         1.0
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()>;
+}
+
+/// An ancestor's effective parameters, for `StageKind::check_upstream`.
+pub struct Upstream<'a> {
+    pub stage: &'a str,
+    pub kind: &'a str,
+    pub params: &'a toml::Table,
+}
+
+/// The first ancestor of `kind` whose parameters hold an integer `key`.
+pub fn upstream_integer(upstream: &[Upstream], kind: &str, key: &str) -> Option<(String, i64)> {
+    upstream.iter().filter(|u| u.kind == kind).find_map(|u| Some((u.stage.to_string(), u.params.get(key)?.as_integer()?)))
 }
 
 /// The stage kinds a pipeline may use.
@@ -67,6 +92,8 @@ impl KindRegistry {
 pub struct UpstreamInfo {
     pub kind: String,
     pub fingerprint: String,
+    /// Its display parameters (`StageKind::display_params`).
+    pub display: toml::Table,
 }
 
 /// Everything a running stage may touch. It never sees the store itself.
@@ -106,6 +133,11 @@ impl StageContext {
             .and_then(|outs| outs.get(name))
             .map(PathBuf::as_path)
             .ok_or_else(|| anyhow::anyhow!("stage `{}` needs output `{name}` of `{dep}`; add `{dep}` to its depends_on", self.stage))
+    }
+
+    /// Display parameter `key` of upstream stage `dep` (e.g. a model's label).
+    pub fn display_of(&self, dep: &str, key: &str) -> Option<&str> {
+        self.upstream.get(dep)?.display.get(key)?.as_str()
     }
 
     /// Typed parameters (already validated at load time).

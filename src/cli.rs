@@ -35,7 +35,14 @@ pub enum Command {
         what: RunWhat,
     },
     /// Shows each stage as fresh or stale, with the reason.
-    Status(Selection),
+    Status {
+        #[command(flatten)]
+        selection: Selection,
+        /// Rehashes every stored output of the profile instead of trusting
+        /// cached digests (a changed one is removed and its stage is stale).
+        #[arg(long)]
+        verify: bool,
+    },
     /// Prints the stage graph (text, or Graphviz with --dot).
     Dag {
         #[arg(long)]
@@ -64,9 +71,11 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum RunWhat {
-    /// `repro run stage NAME`.
+    /// `repro run stage NAME...`: stages, or kinds naming all their stages
+    /// (`repro run stage tsne` runs tsne_final and tsne_center).
     Stage {
-        name: String,
+        #[arg(required = true)]
+        names: Vec<String>,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -121,8 +130,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let pipeline = load(&cli.pipeline, &kinds)?;
     match cli.command {
         Command::Build(args) => build(&pipeline, &kinds, threads, &args, Vec::new()),
-        Command::Run { what: RunWhat::Stage { name, build: args } } => build(&pipeline, &kinds, threads, &args, vec![name]),
-        Command::Status(selection) => status(&pipeline, &kinds, threads, &selection),
+        Command::Run { what: RunWhat::Stage { names, build: args } } => {
+            let targets = stage_names(&pipeline, &names)?;
+            build(&pipeline, &kinds, threads, &args, targets)
+        }
+        Command::Status { selection, verify } => status(&pipeline, &kinds, threads, &selection, verify),
         Command::Verify { build: args, update } => verify(&pipeline, &kinds, threads, &args, update),
         Command::Gc { dry_run } => {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
@@ -217,12 +229,34 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
     Ok(())
 }
 
-fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection) -> anyhow::Result<()> {
+fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection, rehash: bool) -> anyhow::Result<()> {
     let engine = engine(pipeline, kinds, threads, selection)?;
     println!("profile `{}`", engine.profile);
     println!("{}", environment_line(&engine));
-    print_states(&engine.status(&[], &BTreeSet::new())?);
+    let none = BTreeSet::new();
+    print_states(&if rehash { engine.status_rehashing(&[], &none)? } else { engine.status(&[], &none)? });
     Ok(())
+}
+
+/// Names on the command line: a stage, or a group (a kind: all its stages).
+fn stage_names(pipeline: &Pipeline, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in names {
+        if pipeline.stage(name).is_some() {
+            out.push(name.clone());
+            continue;
+        }
+        let group: Vec<String> = pipeline.stages.iter().filter(|s| &s.kind == name).map(|s| s.name.clone()).collect();
+        if group.is_empty() {
+            let stages: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            let mut groups: Vec<&str> = pipeline.stages.iter().map(|s| s.kind.as_str()).collect();
+            groups.sort();
+            groups.dedup();
+            anyhow::bail!("unknown stage `{name}`; stages: {}; groups (every stage of a kind): {}", stages.join(", "), groups.join(", "));
+        }
+        out.extend(group);
+    }
+    Ok(out)
 }
 
 /// The parts of every model stage's key that come from this machine and

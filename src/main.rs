@@ -14,6 +14,12 @@ fn main() {
     // SAFETY: sets an option before any allocation by another thread; the
     // call has no other precondition.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // A closed pipe (`repro status | head -1`) ends the process quietly, as
+    // it does a C tool, instead of a panic in the next print. Every file is
+    // written atomically and the store lock dies with the process.
+    // SAFETY: restores the default disposition of one signal before any
+    // other thread exists; no handler is installed.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = repro::cli::Cli::parse();
     if let Err(e) = repro::cli::run(cli) {
         // One line with the whole cause chain first; config errors add a hint line.

@@ -64,23 +64,40 @@ fn write_png(path: &Path, w: u32, h: u32) {
     image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 77])).save(path).unwrap();
 }
 
+/// One 32x32 image of each class in each split, but `except`'s.
+fn every_class(dir: &Path, except: &[&str]) {
+    for split in ["train", "test"] {
+        for class in data::CIFAR10_CLASSES.iter().rev().filter(|c| !except.contains(&format!("{split}/{c}").as_str())) {
+            write_png(&dir.join(format!("{split}/{class}/0.png")), 32, 32);
+        }
+    }
+}
+
 #[test]
 fn image_folder_loads_in_label_order() {
     let dir = tempfile::tempdir().unwrap();
-    for split in ["train", "test"] {
-        for class in ["truck", "airplane"] {
-            write_png(&dir.path().join(format!("{split}/{class}/0.png")), 32, 32);
-        }
-    }
+    every_class(dir.path(), &[]);
     let d = data::local::load(dir.path(), "x").unwrap();
-    assert_eq!(d.train.labels, vec![0, 9], "airplane is label 0, truck 9");
+    assert_eq!(d.train.labels, (0..10).collect::<Vec<u8>>(), "airplane is label 0, truck 9");
     assert_eq!(&d.train.image(0)[..6], &[0, 0, 77, 8, 0, 77]);
+}
+
+#[test]
+fn an_image_folder_without_a_class_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    every_class(dir.path(), &["train/truck", "test/truck"]);
+    let e = format!("{:#}", data::local::load(dir.path(), "x").unwrap_err());
+    assert!(e.contains("train/ has no images of truck;"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    every_class(dir.path(), &["test/cat", "test/dog"]);
+    let e = format!("{:#}", data::local::load(dir.path(), "x").unwrap_err());
+    assert!(e.contains(&dir.path().display().to_string()) && e.contains("test/ has no images of cat, dog;"), "{e}");
 }
 
 #[test]
 fn image_folder_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    write_png(&dir.path().join("train/cat/ok.png"), 32, 32);
+    every_class(dir.path(), &[]);
     write_png(&dir.path().join("test/cat/big.png"), 33, 32);
     let e = format!("{:#}", data::local::load(dir.path(), "x").unwrap_err());
     assert!(e.contains("test/cat/big.png") && e.contains("33x32"), "{e}");
@@ -102,4 +119,40 @@ fn the_offline_jpeg_copy_loads() {
     for (mean, want) in summary.channel_means.iter().zip(published) {
         assert!((mean - want).abs() < 0.002, "{:?}", summary.channel_means);
     }
+}
+
+/// `root/pool/{split}-{class}.png`, each a colour of its own, and a
+/// tree `tree/{split}/{class}/0.png` of symbolic links to them.
+fn linked_tree(root: &Path, tree: &Path) {
+    std::fs::create_dir_all(root.join("pool")).unwrap();
+    for (s, split) in ["train", "test"].iter().enumerate() {
+        for (c, class) in data::CIFAR10_CLASSES.iter().enumerate() {
+            let file = root.join(format!("pool/{split}-{class}.png"));
+            image::RgbImage::from_pixel(32, 32, image::Rgb([c as u8 * 20, s as u8 * 100, 7])).save(&file).unwrap();
+            std::fs::create_dir_all(tree.join(format!("{split}/{class}"))).unwrap();
+            std::os::unix::fs::symlink(&file, tree.join(format!("{split}/{class}/0.png"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn symlinked_files_inside_the_folder_are_followed_and_outside_refused() {
+    let root = tempfile::tempdir().unwrap();
+    linked_tree(root.path(), root.path());
+    let d = data::local::load(root.path(), "x").unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (10, 10), "each linked image once (the pool is no split)");
+    assert_eq!(&d.train.image(3)[..3], &[60, 0, 7], "class 3 reads the file behind its link");
+
+    let digests = repro_engine::hashing::DigestCache::open(root.path().join("digests.json"));
+    let before = digests.path(root.path()).unwrap();
+    let link = root.path().join("train/cat/0.png");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(root.path().join("pool/train-dog.png"), &link).unwrap();
+    assert_ne!(digests.path(root.path()).unwrap(), before, "the folder's digest follows its links");
+
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    linked_tree(elsewhere.path(), outside.path());
+    let e = format!("{:#}", data::local::load(outside.path(), "x").unwrap_err());
+    assert!(e.contains("is a symbolic link to") && e.contains("outside the folder"), "{e}");
 }

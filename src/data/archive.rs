@@ -43,20 +43,17 @@ fn read_tar_gz(source: &Path, max_size: u64, keep: impl Fn(&str) -> bool) -> any
 
 fn read_folder(source: &Path, max_size: u64, keep: impl Fn(&str) -> bool) -> anyhow::Result<Vec<Member>> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(source).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("cannot list {}", source.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = entry.path().strip_prefix(source).expect("walk stays under root").to_string_lossy().replace('\\', "/");
+    // The same files (symbolic links inside the folder followed) as the
+    // folder's digest covers.
+    for (rel, path) in repro_engine::hashing::files_under(source)? {
         if !keep(&rel) {
             continue;
         }
-        let size = entry.metadata()?.len();
+        let size = std::fs::metadata(&path)?.len();
         if size > max_size {
             bail!("{}: {rel} is {size} bytes, more than the {max_size} expected", source.display());
         }
-        let bytes = std::fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         out.push(Member { path: rel, bytes });
     }
     Ok(out)

@@ -6,6 +6,11 @@ use super::dataset::{CIFAR10_CLASSES, Dataset, IMAGE_BYTES, Provenance, SIDE, Sp
 use anyhow::bail;
 use std::path::Path;
 
+/// The official release and its published checksums: only a file with
+/// these may be called the official CIFAR-10.
+pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+pub const OFFICIAL_SHA256: &str = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd";
 pub const RECORDS_PER_BATCH: usize = 10_000;
 pub const RECORD_BYTES: usize = 1 + IMAGE_BYTES;
 pub const TRAIN_BATCHES: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];

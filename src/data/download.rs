@@ -17,10 +17,24 @@ pub struct Checksums {
     pub sha256: String,
 }
 
-/// Fetches `url` to `dest`. An interrupted download continues from its
-/// `.part` file; a finished file with the right checksums is reused.
-/// `make_bar` receives the total size when known.
-pub fn fetch(url: &str, dest: &Path, expected: &Checksums, make_bar: impl FnOnce(u64) -> Progress) -> anyhow::Result<PathBuf> {
+/// How long a download may go without a byte before it is given up
+/// (`REPRO_DOWNLOAD_STALL_SECONDS` overrides it).
+pub fn stall_limit() -> Duration {
+    let seconds = std::env::var("REPRO_DOWNLOAD_STALL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0f64);
+    Duration::from_secs_f64(seconds.max(0.001))
+}
+
+/// Fetches `url` to `dest`. An interrupted or stalled download continues
+/// from its `.part` file; a finished file with the right checksums is
+/// reused. `make_bar` receives the total size when known; `stall` is the
+/// longest wait for a byte.
+pub fn fetch(
+    url: &str,
+    dest: &Path,
+    expected: &Checksums,
+    stall: Duration,
+    make_bar: impl FnOnce(u64) -> Progress,
+) -> anyhow::Result<PathBuf> {
     if dest.exists() && verify(dest, expected).is_ok() {
         return Ok(dest.to_path_buf());
     }
@@ -51,21 +65,45 @@ pub fn fetch(url: &str, dest: &Path, expected: &Checksums, make_bar: impl FnOnce
     let mut file = OpenOptions::new().create(true).write(true).append(offset > 0).truncate(offset == 0).open(&part)?;
     let bar = make_bar(length.map_or(0, |l| l + offset));
     bar.set_position(offset);
-    let mut body = response.into_body().into_reader();
-    let mut buf = vec![0u8; 1 << 16];
+    let chunks = read_in_background(response.into_body().into_reader());
     loop {
-        let n = body
-            .read(&mut buf)
-            .with_context(|| format!("download of {url} interrupted after {} bytes; run again to resume", bar.position()))?;
-        if n == 0 {
+        let chunk = match chunks.recv_timeout(stall) {
+            Ok(chunk) => {
+                chunk.with_context(|| format!("download of {url} interrupted after {} bytes; run again to resume", bar.position()))?
+            }
+            Err(_) => {
+                file.sync_all()?;
+                bail!("download of {url} stalled after {} bytes; run again to resume (nothing came for {stall:?})", bar.position());
+            }
+        };
+        if chunk.is_empty() {
             break;
         }
-        file.write_all(&buf[..n])?;
-        bar.inc(n as u64);
+        file.write_all(&chunk)?;
+        bar.inc(chunk.len() as u64);
     }
     file.sync_all()?;
     bar.finish_and_clear();
     finish(&part, dest, expected)
+}
+
+/// The body's chunks, read on a thread of their own so that a server
+/// that stops sending is noticed (`recv_timeout`); an empty chunk ends it.
+/// After a stall the thread stays blocked on the dead socket until the
+/// process exits, holding nothing else.
+fn read_in_background(mut body: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (send, receive) = std::sync::mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let read = body.read(&mut buf).map(|n| buf[..n].to_vec());
+            let last = !matches!(&read, Ok(chunk) if !chunk.is_empty());
+            if send.send(read).is_err() || last {
+                break;
+            }
+        }
+    });
+    receive
 }
 
 /// Checks a completed `.part` and renames it; a mismatch removes it.

@@ -49,7 +49,29 @@ pub fn from_members(source: &Path, mut members: Vec<Member>, provenance: Provena
     if train.is_empty() || test.is_empty() {
         bail!("{}: found {} train and {} test images; both folders are needed", source.display(), train.len(), test.len());
     }
+    check_every_class(source, &labelled)?;
     Ok(Dataset { classes: CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(), provenance, train, test })
+}
+
+/// Refuses a tree where a split lacks a class: a 9-class dataset would
+/// train a 10-way classifier on data that cannot fill one of its classes.
+fn check_every_class(source: &Path, labelled: &[(bool, u8, &Member)]) -> anyhow::Result<()> {
+    for (is_test, split) in [(false, "train"), (true, "test")] {
+        let missing: Vec<&str> = CIFAR10_CLASSES
+            .iter()
+            .enumerate()
+            .filter(|(label, _)| !labelled.iter().any(|(t, l, _)| *t == is_test && *l as usize == *label))
+            .map(|(_, class)| *class)
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "{}: {split}/ has no images of {}; every CIFAR-10 class needs a folder {split}/<class>/ with at least one image",
+                source.display(),
+                missing.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Interleaved RGB of a 32x32 RGB image, or an error naming the file.

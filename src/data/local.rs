@@ -14,13 +14,7 @@ pub fn load(source: &Path, sha256: &str) -> anyhow::Result<Dataset> {
     let members = archive::read_members(source, max, |p| cifar_binary::batch_name(p).is_some() || image_folder::parse_path(p).is_some())?;
     let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if members.iter().any(|m| cifar_binary::batch_name(&m.path).is_some()) {
-        let provenance = Provenance {
-            kind: "official".into(),
-            description: format!("CIFAR-10 binary release ({name})"),
-            sha256: sha256.into(),
-            label: "CIFAR-10 (official binary release)".into(),
-        };
-        return cifar_binary::from_members(source, &members, provenance);
+        return cifar_binary::from_members(source, &members, binary_provenance(&name, sha256));
     }
     let provenance = Provenance {
         kind: "image-folder".into(),
@@ -33,4 +27,23 @@ pub fn load(source: &Path, sha256: &str) -> anyhow::Result<Dataset> {
         },
     };
     image_folder::from_members(source, members, provenance)
+}
+
+/// Official only with the release's checksum; any other file in the
+/// binary layout is named as such, with its own digest.
+pub fn binary_provenance(name: &str, sha256: &str) -> Provenance {
+    if sha256.eq_ignore_ascii_case(cifar_binary::OFFICIAL_SHA256) {
+        return Provenance {
+            kind: "official".into(),
+            description: format!("CIFAR-10 binary release ({name})"),
+            sha256: sha256.into(),
+            label: "CIFAR-10 (official binary release)".into(),
+        };
+    }
+    Provenance {
+        kind: "binary-layout".into(),
+        description: format!("CIFAR-10 binary layout ({name}, sha256 {sha256})"),
+        sha256: sha256.into(),
+        label: format!("CIFAR-10 binary layout (not the official checksum; sha256 {sha256})"),
+    }
 }

@@ -6,9 +6,7 @@ use crate::data::{self, Dataset, download};
 use anyhow::Context;
 use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
-pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
-pub const OFFICIAL_SHA256: &str = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd";
+pub use crate::data::cifar_binary::{OFFICIAL_MD5, OFFICIAL_SHA256, OFFICIAL_URL};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,9 +99,9 @@ fn load(ctx: &StageContext, p: &DataParams) -> anyhow::Result<Dataset> {
         "official" => {
             let dest = ctx.downloads_dir.join("cifar-10-binary.tar.gz");
             let expected = download::Checksums { md5: p.md5.clone(), sha256: p.sha256.clone() };
-            let file = download::fetch(&p.url, &dest, &expected, |total| ctx.byte_bar(total, "download"))?;
+            let file = download::fetch(&p.url, &dest, &expected, download::stall_limit(), |total| ctx.byte_bar(total, "download"))?;
             let mut dataset = data::local::load(&file, &p.sha256)?;
-            dataset.provenance.description = format!("CIFAR-10 binary release from {}", p.url);
+            dataset.provenance.description = format!("{} from {}", dataset.provenance.description, p.url);
             Ok(dataset)
         }
         _ => {

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// A one-file HTTP server on 127.0.0.1 that honours `Range: bytes=N-`
-/// and can cut its first response short to simulate a dropped connection.
+/// and can cut its first response short to simulate a dropped connection,
+/// or stop sending mid-body while keeping the connection open (a stall).
 pub struct FileServer {
     pub url: String,
     /// The Range header of each request ("" when absent).
@@ -17,6 +18,15 @@ pub struct FileServer {
 
 impl FileServer {
     pub fn start(body: Vec<u8>, cut_first_after: Option<usize>) -> FileServer {
+        FileServer::serving(body, cut_first_after, false)
+    }
+
+    /// Sends `after` bytes of the first response, then nothing for 30 s.
+    pub fn stalling(body: Vec<u8>, after: usize) -> FileServer {
+        FileServer::serving(body, Some(after), true)
+    }
+
+    fn serving(body: Vec<u8>, cut_first_after: Option<usize>, stall: bool) -> FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
         let ranges = Arc::new(Mutex::new(Vec::new()));
@@ -27,14 +37,18 @@ impl FileServer {
             for (n, stream) in listener.incoming().take(16).enumerate() {
                 let Ok(stream) = stream else { break };
                 let cut = if n == 0 { cut_first_after } else { None };
-                serve(stream, &body, cut, &seen);
+                let (body, seen) = (body.clone(), seen.clone());
+                // A thread a connection, so a stalled one blocks no other.
+                thread::spawn(move || {
+                    serve(stream, &body, cut, &seen, stall && cut.is_some());
+                });
             }
         });
         FileServer { url, ranges }
     }
 }
 
-fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Vec<String>>) {
+fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Vec<String>>, stall: bool) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut range = String::new();
     loop {
@@ -54,6 +68,9 @@ fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Ve
     let sent = cut.map_or(part.len(), |c| c.min(part.len()));
     let _ = stream.write_all(&part[..sent]);
     let _ = stream.flush();
+    if stall {
+        thread::sleep(std::time::Duration::from_secs(30));
+    }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = reader.read(&mut [0u8; 1]);
 }

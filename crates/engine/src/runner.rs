@@ -293,9 +293,18 @@ impl Engine<'_> {
 
     /// Each stage's state, without running anything (status, dry run).
     pub fn status(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
-        let store = self.open_store()?;
+        self.status_in(&self.open_store()?, targets, force)
+    }
+
+    /// `status`, rehashing every recorded output instead of trusting
+    /// cached digests; a changed object is removed, its stage stale.
+    pub fn status_rehashing(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
+        self.status_in(&Store::open_rehashing(&self.pipeline.store_dir)?, targets, force)
+    }
+
+    fn status_in(&self, store: &Store, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
         let record = BuildRecord::load(store.root(), &self.profile)?;
-        Ok(outcomes(self.survey(&store, &record, targets, force)?))
+        Ok(outcomes(self.survey(store, &record, targets, force)?))
     }
 
     /// Brings the targets up to date. Stages run in order; the record is
@@ -397,6 +406,14 @@ impl Engine<'_> {
             let mut paths = BTreeMap::new();
             for (out, sha) in outs {
                 let path = store.object_path(sha);
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let object = record.stages.get(dep).and_then(|r| r.outputs.get(out)).cloned();
+                if !store.verify_bytes(&object.unwrap_or(ObjectRef { sha256: sha.clone(), size })) {
+                    anyhow::bail!(
+                        "input {dep}/{out} (object {}) no longer matches its sha256, so it was removed from the store; run the build again to rebuild `{dep}`",
+                        &sha[..12]
+                    );
+                }
                 paths.insert(out.clone(), path);
             }
             inputs.insert(dep.clone(), paths);

@@ -2,7 +2,7 @@
 //! atomically, verified before use, collected when no record names them.
 
 use super::atomic;
-use super::hashing::DigestCache;
+use super::hashing::{DigestCache, sha256_file};
 use anyhow::Context;
 use std::collections::BTreeSet;
 use std::fs;
@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     root: PathBuf,
     digests: DigestCache,
+    /// Rehash every object verified, trusting no cached digest
+    /// (`repro status --verify`).
+    rehash: bool,
 }
 
 /// An object's digest and size, as recorded.
@@ -27,7 +30,12 @@ impl Store {
         fs::create_dir_all(root).with_context(|| format!("cannot create the store at {}", root.display()))?;
         let root = root.canonicalize()?;
         let digests = DigestCache::open(root.join("cache").join("digests.json"));
-        Ok(Store { root, digests })
+        Ok(Store { root, digests, rehash: false })
+    }
+
+    /// Opens the store so that every verification rehashes the object.
+    pub fn open_rehashing(root: &Path) -> anyhow::Result<Store> {
+        Ok(Store { rehash: true, ..Store::open(root)? })
     }
 
     pub fn root(&self) -> &Path {
@@ -89,9 +97,20 @@ impl Store {
     /// Whether the object exists with its recorded content. A mismatch
     /// removes the bad object so it is rebuilt, never trusted.
     pub fn verify(&self, object: &ObjectRef) -> bool {
+        if self.rehash { self.verify_bytes(object) } else { self.verify_with(object, |p| self.digests.file(p)) }
+    }
+
+    /// Like `verify`, but rehashes the object's bytes whatever its stat
+    /// says: what a stage is about to read (a byte changed with its mtime
+    /// put back is caught here).
+    pub fn verify_bytes(&self, object: &ObjectRef) -> bool {
+        self.verify_with(object, sha256_file)
+    }
+
+    fn verify_with(&self, object: &ObjectRef, digest: impl Fn(&Path) -> anyhow::Result<String>) -> bool {
         let path = self.object_path(&object.sha256);
         let ok = fs::metadata(&path).map(|m| m.len() == object.size).unwrap_or(false)
-            && self.digests.file(&path).map(|d| d == object.sha256).unwrap_or(false);
+            && digest(&path).map(|d| d == object.sha256).unwrap_or(false);
         if !ok && path.exists() {
             self.digests.forget(&path);
             let _ = fs::remove_file(&path);

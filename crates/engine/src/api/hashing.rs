@@ -88,12 +88,8 @@ impl DigestCache {
             return self.file(path);
         }
         let mut listing = String::new();
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-            let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-            if entry.file_type().is_file() {
-                let rel = entry.path().strip_prefix(path).expect("walk stays under root");
-                listing.push_str(&format!("{}\t{}\n", rel.to_string_lossy(), self.file(entry.path())?));
-            }
+        for (rel, file) in files_under(path)? {
+            listing.push_str(&format!("{rel}\t{}\n", self.file(&file)?));
         }
         Ok(sha256_hex(listing.as_bytes()))
     }
@@ -113,4 +109,31 @@ impl DigestCache {
         *self.dirty.lock().unwrap() = false;
         Ok(())
     }
+}
+
+/// The regular files under the folder `root` as `(a/b/c, path)`, sorted,
+/// following symbolic links that stay inside it (their content is what a
+/// reader sees, so it is what a digest covers); a link leading outside, or
+/// a loop, is an error naming it.
+pub fn files_under(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let real_root = root.canonicalize().with_context(|| format!("cannot open {}", root.display()))?;
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot list {} (a symbolic link loop?)", root.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).expect("walk stays under root").to_string_lossy().replace('\\', "/");
+        let real = entry.path().canonicalize().with_context(|| format!("cannot resolve {}", entry.path().display()))?;
+        if !real.starts_with(&real_root) {
+            anyhow::bail!(
+                "{}: {rel} is a symbolic link to {}, outside the folder; copy the file in, or link within {}",
+                root.display(),
+                real.display(),
+                root.display()
+            );
+        }
+        out.push((rel, entry.into_path()));
+    }
+    Ok(out)
 }

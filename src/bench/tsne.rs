@@ -70,7 +70,7 @@ fn opentsne(x: &[f32], n: usize, dims: usize, threads: usize) -> anyhow::Result<
             return Ok(None);
         }
         Err(e) => {
-            eprintln!("openTSNE not run: python3: {e}");
+            eprintln!("openTSNE not run: {}: {e} (set REPRO_PYTHON to a python with openTSNE)", super::python());
             return Ok(None);
         }
     };

@@ -1,6 +1,8 @@
 //! A seeded 10-class image generator for tests and offline demos. Each
 //! class is a shape; position, size, colour, background and noise vary,
 //! and colour only weakly hints at the class, so a model must learn shape.
+//! Shapes are large and stand out from a dim background, so that the smoke
+//! profile's few steps visibly learn them (v2; v1 kept every model at chance).
 
 use super::dataset::{CHANNELS, Dataset, IMAGE_BYTES, Provenance, SIDE, Split};
 use rand::{Rng, SeedableRng};
@@ -16,7 +18,7 @@ pub fn generate(train: usize, test: usize, seed: u64) -> Dataset {
         provenance: Provenance {
             kind: "synthetic".into(),
             description: format!("synthetic shapes, seed {seed}, {train} train / {test} test"),
-            sha256: repro_engine::hashing::sha256_hex(format!("synthetic-v1 {seed} {train} {test}").as_bytes()),
+            sha256: repro_engine::hashing::sha256_hex(format!("synthetic-v2 {seed} {train} {test}").as_bytes()),
             label: "synthetic data (not CIFAR-10)".into(),
         },
         train: split(seed, 0, train),
@@ -39,9 +41,9 @@ pub fn image(seed: u64, which: u64, index: u64) -> (Vec<u8>, u8) {
     let label = (index % 10) as u8;
     let mut px = background(&mut rng);
     let colour = shape_colour(&mut rng, label);
-    let cx = rng.random_range(9.0..23.0);
-    let cy = rng.random_range(9.0..23.0);
-    let r = rng.random_range(5.0..9.0);
+    let cx = rng.random_range(12.0..20.0);
+    let cy = rng.random_range(12.0..20.0);
+    let r = rng.random_range(8.0..11.0);
     for y in 0..SIDE {
         for x in 0..SIDE {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
@@ -52,7 +54,7 @@ pub fn image(seed: u64, which: u64, index: u64) -> (Vec<u8>, u8) {
         }
     }
     for v in px.iter_mut() {
-        let noise: f32 = rng.random_range(-24.0..24.0);
+        let noise: f32 = rng.random_range(-10.0..10.0);
         *v = (*v as f32 + noise).clamp(0.0, 255.0) as u8;
     }
     (px, label)
@@ -60,8 +62,8 @@ pub fn image(seed: u64, which: u64, index: u64) -> (Vec<u8>, u8) {
 
 /// A smooth two-colour gradient in a random direction.
 fn background(rng: &mut ChaCha8Rng) -> Vec<u8> {
-    let a: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..160.0));
-    let b: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..160.0));
+    let a: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..90.0));
+    let b: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..90.0));
     let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
     let (s, c) = angle.sin_cos();
     let mut px = vec![0u8; IMAGE_BYTES];

@@ -57,6 +57,24 @@ pub enum Command {
         #[arg(long)]
         update: bool,
     },
+    /// Uploads the profile's built stages (or STAGE...) that the remote
+    /// lacks: objects, verified, then run entries. Stages marked
+    /// `push = false` send their entry only, unless named.
+    Push {
+        #[command(flatten)]
+        selection: Selection,
+        /// Lists what would go, sending nothing.
+        #[arg(long)]
+        dry_run: bool,
+        stages: Vec<String>,
+    },
+    /// Fetches, verified, what a build of the profile (or of STAGE...) can
+    /// restore from the remote instead of running it.
+    Pull {
+        #[command(flatten)]
+        selection: Selection,
+        stages: Vec<String>,
+    },
     /// Removes stored objects that no build record references.
     Gc {
         #[arg(long)]
@@ -93,6 +111,13 @@ pub struct Selection {
     /// `official` (download) or `synthetic`.
     #[arg(long, value_name = "PATH")]
     pub data: Option<String>,
+    /// The remote cache: `s3://bucket/prefix` (endpoint: [remote] endpoint
+    /// or AWS_ENDPOINT_URL), `file:///path` or a folder. Default: [remote] url.
+    #[arg(long, value_name = "URL", conflicts_with = "no_remote")]
+    pub remote: Option<String>,
+    /// Ignores the remote of pipeline.toml.
+    #[arg(long)]
+    pub no_remote: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -136,6 +161,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { selection, verify } => status(&pipeline, &kinds, threads, &selection, verify),
         Command::Verify { build: args, update } => verify(&pipeline, &kinds, threads, &args, update),
+        Command::Push { selection, dry_run, stages } => push(&pipeline, &kinds, threads, &selection, &stages, dry_run),
+        Command::Pull { selection, stages } => pull(&pipeline, &kinds, threads, &selection, &stages),
         Command::Gc { dry_run } => {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
             let (count, bytes) = engine.gc(dry_run)?;
@@ -167,7 +194,8 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
         }
     }
     let reporter = std::sync::Arc::new(crate::terminal::Terminal::default());
-    let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides, reporter };
+    let remote = remote(pipeline, selection)?;
+    let engine = Engine { pipeline, kinds, sources: crate::compiled_sources(), profile, threads, overrides, reporter, remote };
     for stage in engine.overrides.keys() {
         pipeline.stage(stage).with_context(|| format!("--set names unknown stage `{stage}`"))?;
     }
@@ -181,6 +209,17 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
         })?;
     }
     Ok(engine)
+}
+
+/// The remote cache of `--remote`, else of `[remote]`, unless `--no-remote`.
+fn remote(pipeline: &Pipeline, selection: &Selection) -> anyhow::Result<Option<std::sync::Arc<dyn repro_engine::remote::RemoteCache>>> {
+    let settings = pipeline.remote.clone().unwrap_or_default();
+    let Some(url) = selection.remote.clone().or(Some(settings.url.clone()).filter(|u| !u.is_empty())).filter(|_| !selection.no_remote)
+    else {
+        return Ok(None);
+    };
+    let options = repro_remote::S3Options { endpoint: settings.endpoint, region: settings.region, profile: settings.profile };
+    Ok(Some(std::sync::Arc::new(repro_remote::open(&url, &pipeline.root, &options)?)))
 }
 
 /// `stage.key=value`; the value is TOML when it parses as such, else a string.
@@ -219,7 +258,7 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
         return Ok(());
     }
     let ran = outcomes.iter().filter(|o| o.ran).count();
-    let restored = outcomes.iter().filter(|o| o.state == State::Cached).count();
+    let restored = outcomes.iter().filter(|o| matches!(o.state, State::Cached | State::Remote(_))).count();
     println!(
         "profile `{}`: {ran} ran, {restored} restored, {} fresh in {}",
         engine.profile,
@@ -233,6 +272,9 @@ fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: 
     let engine = engine(pipeline, kinds, threads, selection)?;
     println!("profile `{}`", engine.profile);
     println!("{}", environment_line(&engine));
+    if let Some(remote) = &engine.remote {
+        println!("remote cache: {}", remote.url());
+    }
     let none = BTreeSet::new();
     print_states(&if rehash { engine.status_rehashing(&[], &none)? } else { engine.status(&[], &none)? });
     Ok(())
@@ -329,5 +371,65 @@ fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Buil
     let bad = checks.iter().filter(|c| !c.ok()).count();
     anyhow::ensure!(bad == 0, "{bad} of {} numbers differ from {} beyond tolerance", checks.len(), path.display());
     println!("all {} numbers reproduce ({})", checks.len(), path.display());
+    Ok(())
+}
+
+fn push(
+    pipeline: &Pipeline,
+    kinds: &KindRegistry,
+    threads: usize,
+    selection: &Selection,
+    stages: &[String],
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use repro_engine::sync::Pushed;
+    let engine = engine(pipeline, kinds, threads, selection)?;
+    let targets = stage_names(pipeline, stages)?;
+    let pushed = engine.push(&targets, dry_run)?;
+    let url = engine.remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default();
+    let mut total = repro_engine::remote::Transfer::default();
+    let width = pushed.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    for (stage, outcome) in &pushed {
+        let (moved, with_objects) = match outcome {
+            Pushed::Sent { moved, with_objects } => (moved, *with_objects),
+            Pushed::NotBuilt(state) => {
+                println!("{stage:width$}  not pushed: {state}; build it first");
+                continue;
+            }
+        };
+        let what = if with_objects { "" } else { " (run entry only: push = false, cheap to rebuild)" };
+        println!("{stage:width$}  {} object(s), {:.1} MB; {} already there{what}", moved.objects, moved.bytes as f64 / 1e6, moved.present);
+        total.add(moved);
+    }
+    let verb = if dry_run { "would push" } else { "pushed" };
+    println!("{verb} {} object(s), {:.1} MB, and {} run entr(ies) to {url}", total.objects, total.bytes as f64 / 1e6, total.runs);
+    Ok(())
+}
+
+fn pull(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection, stages: &[String]) -> anyhow::Result<()> {
+    use repro_engine::sync::Pulled;
+    let engine = engine(pipeline, kinds, threads, selection)?;
+    let targets = stage_names(pipeline, stages)?;
+    let pulled = engine.pull(&targets)?;
+    let width = pulled.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let mut total = repro_engine::remote::Transfer::default();
+    for (stage, outcome) in &pulled {
+        let text = match outcome {
+            Pulled::Fetched(moved) => {
+                total.add(moved);
+                format!("pulled {} object(s), {:.1} MB, verified", moved.objects, moved.bytes as f64 / 1e6)
+            }
+            Pulled::Here => "here already".into(),
+            Pulled::Rebuild => "cheap to rebuild: the next build runs it".into(),
+            Pulled::Missing => "not on the remote".into(),
+        };
+        println!("{stage:width$}  {text}");
+    }
+    println!(
+        "pulled {} object(s), {:.1} MB; `repro build --profile {}` restores them",
+        total.objects,
+        total.bytes as f64 / 1e6,
+        engine.profile
+    );
     Ok(())
 }

@@ -37,6 +37,10 @@ pub fn describe(event: &Event) -> String {
         Event::WaitingForLock { holder } => format!("waiting for the store lock held by {holder} ..."),
         Event::Fresh { stage } => format!("{stage:>12} fresh"),
         Event::Restored { stage, reasons } => format!("{stage:>12} restored from an earlier run ({})", reasons.join("; ")),
+        Event::Pulled { stage, remote, objects, bytes } => {
+            format!("{stage:>12} pulled from the remote {remote} ({objects} object(s), {:.1} MB, verified)", *bytes as f64 / 1e6)
+        }
+        Event::RemoteFailed { stage, error } => format!("{stage:>12} not restored from the remote, so it runs: {error}"),
         Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", reasons.join("; ")),
         Event::Done { stage, seconds } => format!("{stage:>12} done in {}", human_duration(*seconds)),
         Event::Log { stage, line } => format!("{stage:>12} {line}"),

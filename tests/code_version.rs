@@ -201,6 +201,7 @@ fn a_colour_map_change_makes_figures_stale_and_no_training() {
         threads: 2,
         overrides: BTreeMap::new(),
         reporter: std::sync::Arc::new(repro_engine::events::Quiet),
+        remote: None,
     };
     engine(repro::compiled_sources()).build(&BuildOptions { targets: vec!["figures".into()], ..Default::default() }).unwrap();
     let states: BTreeMap<String, State> = engine(with_digest("src/gradcam/heatmap.rs", "recoloured"))

@@ -118,6 +118,7 @@ fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'static [SourceRow
         threads: 1,
         overrides: BTreeMap::new(),
         reporter: std::sync::Arc::new(repro_engine::events::Quiet),
+        remote: None,
     }
 }
 

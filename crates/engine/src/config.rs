@@ -21,6 +21,22 @@ struct RawPipeline {
     stages: BTreeMap<Spanned<String>, RawStage>,
     #[serde(default)]
     profiles: BTreeMap<Spanned<String>, RawProfile>,
+    remote: Option<RemoteSettings>,
+}
+
+/// `[remote]`: the remote cache builds consult and `push` / `pull` use
+/// when no `--remote` is given.
+#[derive(serde::Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSettings {
+    /// `s3://bucket/prefix`, `file:///path`, or a folder (relative to the
+    /// pipeline file).
+    pub url: String,
+    /// An S3-compatible server, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// A profile of the shared AWS credentials file.
+    pub profile: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -42,6 +58,8 @@ struct RawStage {
     params: RawParams,
     description: Option<String>,
     export: Option<String>,
+    /// `false`: cheap to rebuild, so `push` leaves its outputs out.
+    push: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -75,6 +93,10 @@ pub struct StageDecl {
     /// Folder (relative to the pipeline file, `{profile}` expanded) that
     /// receives a copy of this stage's outputs after a build.
     pub export: Option<String>,
+    /// Whether `push` uploads its outputs (`push = false`: cheap to
+    /// rebuild, e.g. the dataset; its run entry still goes, so dependents'
+    /// keys can be computed elsewhere).
+    pub push: bool,
     pub span: Range<usize>,
 }
 
@@ -98,6 +120,7 @@ pub struct Pipeline {
     pub defaults: BTreeMap<String, Params>,
     pub stages: Vec<StageDecl>,
     pub profiles: BTreeMap<String, Profile>,
+    pub remote: Option<RemoteSettings>,
     source: String,
 }
 
@@ -198,6 +221,7 @@ impl Pipeline {
                 params: params_of(stage.params),
                 description: stage.description,
                 export: stage.export,
+                push: stage.push.unwrap_or(true),
             });
             check_kind(&at, kinds, &stage.kind)?;
         }
@@ -237,6 +261,7 @@ impl Pipeline {
             defaults: named_params(raw.defaults),
             stages,
             profiles,
+            remote: raw.remote,
             source,
         };
         pipeline.check_dependencies(&names)?;

@@ -27,6 +27,18 @@ pub enum Event {
         stage: String,
         reasons: Vec<String>,
     },
+    /// Outputs fetched from the remote cache (and verified) instead of running.
+    Pulled {
+        stage: String,
+        remote: String,
+        objects: usize,
+        bytes: u64,
+    },
+    /// The remote had the stage but could not be used for it; it runs.
+    RemoteFailed {
+        stage: String,
+        error: String,
+    },
     /// The stage starts running, for these reasons.
     Running {
         stage: String,

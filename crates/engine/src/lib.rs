@@ -17,9 +17,11 @@ pub mod export;
 pub mod fingerprint;
 pub mod lock;
 pub mod record;
+pub mod remote;
 pub mod runner;
 pub mod source_scan;
 pub mod store;
+pub mod sync;
 pub mod verify;
 
 pub use api::{atomic, hashing, stage};

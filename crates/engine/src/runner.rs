@@ -8,6 +8,7 @@ use super::events::{Event, Reporter};
 use super::fingerprint::{self, FingerprintInput};
 use super::lock::StoreLock;
 use super::record::{self, BuildRecord, Environment, StageRecord};
+use super::remote::{self, RemoteCache};
 use super::stage::{KindRegistry, ParamError, StageContext, Upstream, UpstreamInfo};
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
@@ -28,6 +29,8 @@ pub struct Engine<'a> {
     pub overrides: BTreeMap<String, toml::Table>,
     /// Where events and progress go; the engine prints nothing.
     pub reporter: Arc<dyn Reporter>,
+    /// A remote cache consulted before running a stale stage.
+    pub remote: Option<Arc<dyn RemoteCache>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -46,6 +49,8 @@ pub enum State {
     Fresh,
     /// Outputs can be restored from an earlier run with this fingerprint.
     Cached,
+    /// Outputs can be fetched from the remote cache at this URL.
+    Remote(String),
     Stale(Vec<String>),
     /// Fresh by its own record, but an upstream stage will rerun first.
     Waiting(Vec<String>),
@@ -59,6 +64,7 @@ impl std::fmt::Display for State {
         match self {
             State::Fresh => write!(f, "fresh"),
             State::Cached => write!(f, "stale (restorable from the run cache)"),
+            State::Remote(url) => write!(f, "stale (restorable from the remote {url})"),
             State::Stale(reasons) => write!(f, "stale ({})", reasons.join("; ")),
             State::SameAs(other) => write!(f, "stale (the same computation as {other}: restored from it, not run again)"),
             State::Waiting(deps) => {
@@ -70,8 +76,8 @@ impl std::fmt::Display for State {
 
 /// What a stage would be built from.
 #[derive(Clone)]
-struct Planned {
-    fingerprint: String,
+pub(crate) struct Planned {
+    pub(crate) fingerprint: String,
     code_version: String,
     code_files: BTreeMap<String, String>,
     environment: Environment,
@@ -84,10 +90,10 @@ struct Planned {
 }
 
 /// A stage as the survey found it.
-struct Surveyed {
-    name: String,
-    plan: Planned,
-    state: State,
+pub(crate) struct Surveyed {
+    pub(crate) name: String,
+    pub(crate) plan: Planned,
+    pub(crate) state: State,
 }
 
 fn outcomes(surveyed: Vec<Surveyed>) -> Vec<StageOutcome> {
@@ -103,11 +109,11 @@ pub struct StageOutcome {
 }
 
 impl Engine<'_> {
-    fn open_store(&self) -> anyhow::Result<Store> {
+    pub(crate) fn open_store(&self) -> anyhow::Result<Store> {
         Store::open(&self.pipeline.store_dir)
     }
 
-    fn stages_for(&self, targets: &[String]) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn stages_for(&self, targets: &[String]) -> anyhow::Result<Vec<String>> {
         for t in targets {
             if self.pipeline.stage(t).is_none() {
                 let names: Vec<&str> = self.pipeline.stages.iter().map(|s| s.name.as_str()).collect();
@@ -252,7 +258,13 @@ impl Engine<'_> {
 
     /// Each stage's plan and state, without running anything: the one
     /// planner behind status, dry runs, the estimate and build.
-    fn survey(&self, store: &Store, record: &BuildRecord, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<Surveyed>> {
+    pub(crate) fn survey(
+        &self,
+        store: &Store,
+        record: &BuildRecord,
+        targets: &[String],
+        force: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<Surveyed>> {
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut rerun: BTreeSet<String> = BTreeSet::new();
         let mut to_run: BTreeMap<String, String> = BTreeMap::new();
@@ -266,11 +278,16 @@ impl Engine<'_> {
             }
             let stage = self.pipeline.stage(&name).expect("known stage");
             let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
+            // A run entry (local or remote) says what the stage will
+            // produce, so its dependents can be planned exactly.
+            let entry = if reasons.is_empty() || force.contains(&name) { None } else { self.entry(store, &plan)? };
             let state = if !reasons.is_empty() {
                 if !force.contains(&name) && self.restore(store, &plan).is_some() {
                     State::Cached
                 } else if let Some(first) = to_run.get(&plan.fingerprint).filter(|_| !force.contains(&name)) {
                     State::SameAs(first.clone())
+                } else if let (Some(_), Some(url)) = (&entry, self.pullable(stage)) {
+                    State::Remote(url)
                 } else {
                     to_run.insert(plan.fingerprint.clone(), name.clone());
                     State::Stale(reasons)
@@ -280,11 +297,12 @@ impl Engine<'_> {
             } else {
                 State::Fresh
             };
-            if state != State::Fresh {
+            // Without an entry, a rerun's outputs are unknown: dependents wait.
+            if state != State::Fresh && entry.is_none() {
                 rerun.insert(name.clone());
             }
-            if let Some(old) = old {
-                outputs.insert(name.clone(), old.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+            if let Some(outs) = entry.as_ref().or(old).map(|r| &r.outputs) {
+                outputs.insert(name.clone(), outs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
             }
             result.push(Surveyed { name, plan, state });
         }
@@ -303,6 +321,7 @@ impl Engine<'_> {
     }
 
     fn status_in(&self, store: &Store, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
+        self.check_remote()?;
         let record = BuildRecord::load(store.root(), &self.profile)?;
         Ok(outcomes(self.survey(store, &record, targets, force)?))
     }
@@ -310,6 +329,7 @@ impl Engine<'_> {
     /// Brings the targets up to date. Stages run in order; the record is
     /// saved after each, so an interrupted build keeps finished stages.
     pub fn build(&self, options: &BuildOptions) -> anyhow::Result<Vec<StageOutcome>> {
+        self.check_remote()?;
         let store = self.open_store()?;
         let force: BTreeSet<String> =
             if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
@@ -340,6 +360,10 @@ impl Engine<'_> {
                 self.reporter.event(Event::Restored { stage: name.clone(), reasons: reasons.clone() });
                 record.stages.insert(name.clone(), cached);
                 (State::Cached, false)
+            } else if let Some(pulled) = (!force.contains(name)).then(|| self.pull_stage(&store, name, &plan)).flatten() {
+                let url = pulled_url(&self.remote);
+                record.stages.insert(name.clone(), pulled);
+                (State::Remote(url), false)
             } else {
                 self.reporter.event(Event::Running { stage: name.clone(), reasons: reasons.clone() });
                 if force.contains(name) {
@@ -358,6 +382,50 @@ impl Engine<'_> {
         self.export(&store, &record, &order)?;
         store.digests().save()?;
         Ok(result)
+    }
+
+    /// A configured remote that cannot be used is an error before any work.
+    fn check_remote(&self) -> anyhow::Result<()> {
+        self.remote.as_ref().map_or(Ok(()), |r| r.check())
+    }
+
+    /// The run entry for `plan`'s fingerprint: the local run cache's, else
+    /// the remote's (whose objects may not all be here).
+    fn entry(&self, store: &Store, plan: &Planned) -> anyhow::Result<Option<StageRecord>> {
+        if let Some(local) = record::cached_run(store.root(), &plan.fingerprint) {
+            return Ok(Some(local));
+        }
+        match &self.remote {
+            Some(r) => remote::remote_run(r.as_ref(), &plan.fingerprint),
+            None => Ok(None),
+        }
+    }
+
+    /// The remote's URL when `stage`'s outputs are fetched from it (not for
+    /// stages marked `push = false`: rebuilding them is cheaper).
+    fn pullable(&self, stage: &crate::config::StageDecl) -> Option<String> {
+        self.remote.as_ref().filter(|_| stage.push).map(|r| r.url().to_string())
+    }
+
+    /// Fetches `plan`'s run from the remote, if it has it; on a failure
+    /// (say a corrupt object) the stage is reported and will run instead.
+    fn pull_stage(&self, store: &Store, name: &str, plan: &Planned) -> Option<StageRecord> {
+        let stage = self.pipeline.stage(name).expect("known stage");
+        let (url, remote) = (self.pullable(stage)?, self.remote.as_ref()?);
+        let fetched = remote::remote_run(remote.as_ref(), &plan.fingerprint)
+            .and_then(|entry| entry.map(|e| remote::pull_run(store, remote.as_ref(), &e).map(|t| (e, t))).transpose());
+        match fetched {
+            Ok(Some((entry, moved))) => {
+                let _ = remote::pin(store.root(), &entry.fingerprint);
+                self.reporter.event(Event::Pulled { stage: name.to_string(), remote: url, objects: moved.objects, bytes: moved.bytes });
+                Some(entry)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.reporter.event(Event::RemoteFailed { stage: name.to_string(), error: format!("{e:#}") });
+                None
+            }
+        }
     }
 
     fn restore(&self, store: &Store, plan: &Planned) -> Option<StageRecord> {
@@ -497,6 +565,12 @@ impl Engine<'_> {
         for r in BuildRecord::load_all(store.root())? {
             keep.extend(r.stages.values().flat_map(|s| s.outputs.values().map(|o| o.sha256.clone())));
         }
+        // Runs that went to or came from a remote keep their objects.
+        for fingerprint in remote::pinned(store.root()) {
+            if let Some(run) = record::cached_run(store.root(), &fingerprint) {
+                keep.extend(run.outputs.values().map(|o| o.sha256.clone()));
+            }
+        }
         let removed = store.remove_except(&keep, dry_run)?;
         if !dry_run {
             record::prune_runs(store.root(), |sha| keep.contains(sha))?;
@@ -504,6 +578,10 @@ impl Engine<'_> {
         }
         Ok(removed)
     }
+}
+
+fn pulled_url(remote: &Option<Arc<dyn RemoteCache>>) -> String {
+    remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default()
 }
 
 /// `42 ms`, `3.1 s`, `12 min`, `5 h 20 min`, `2 d 3 h`.

@@ -1,0 +1,93 @@
+//! `push` and `pull`: the profile's built stages to a remote cache, and
+//! what a build can restore from it back into the store.
+
+use super::events::Event;
+use super::lock::StoreLock;
+use super::record::BuildRecord;
+use super::remote::{self, RemoteCache};
+use super::runner::{Engine, State};
+use anyhow::Context;
+use std::collections::BTreeSet;
+
+/// What `push` did with one stage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pushed {
+    Sent {
+        moved: remote::Transfer,
+        with_objects: bool,
+    },
+    /// Not pushed: not built, or stale (a push sends only what is fresh).
+    NotBuilt(State),
+}
+
+/// What `pull` did with one stage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pulled {
+    Fetched(remote::Transfer),
+    /// Already fresh or in the local run cache.
+    Here,
+    /// Its run entry is known but it is cheap to rebuild: the next build runs it.
+    Rebuild,
+    /// Not on the remote.
+    Missing,
+}
+
+impl Engine<'_> {
+    fn the_remote(&self) -> anyhow::Result<&dyn RemoteCache> {
+        let remote = self.remote.as_deref().context("no remote: give --remote URL or add [remote] url = \"...\" to pipeline.toml")?;
+        remote.check()?;
+        Ok(remote)
+    }
+
+    /// Uploads the built stages of the profile (all, or `targets`) that
+    /// the remote lacks: objects first, then each run entry. Stages with
+    /// `push = false` send their entry only, unless named in `targets`.
+    pub fn push(&self, targets: &[String], dry_run: bool) -> anyhow::Result<Vec<(String, Pushed)>> {
+        let remote = self.the_remote()?;
+        let store = self.open_store()?;
+        let record = BuildRecord::load(store.root(), &self.profile)?;
+        let mut sent = BTreeSet::new();
+        let mut result = Vec::new();
+        for s in self.survey(&store, &record, targets, &BTreeSet::new())? {
+            let (Some(built), State::Fresh) = (record.stages.get(&s.name), &s.state) else {
+                result.push((s.name, Pushed::NotBuilt(s.state)));
+                continue;
+            };
+            let stage = self.pipeline.stage(&s.name).expect("known stage");
+            let with_objects = stage.push || targets.contains(&s.name);
+            let moved = remote::push_run(&store, remote, built, with_objects, dry_run, &mut sent)
+                .with_context(|| format!("push of `{}`", s.name))?;
+            if !dry_run {
+                remote::pin(store.root(), &built.fingerprint)?;
+            }
+            result.push((s.name, Pushed::Sent { moved, with_objects }));
+        }
+        Ok(result)
+    }
+
+    /// Fetches, verified, what a build of the profile (or of `targets`) can
+    /// restore from the remote; the build then restores instead of running.
+    pub fn pull(&self, targets: &[String]) -> anyhow::Result<Vec<(String, Pulled)>> {
+        let remote = self.the_remote()?;
+        let store = self.open_store()?;
+        let wait = |holder: &str| self.reporter.event(Event::WaitingForLock { holder: holder.to_string() });
+        let _lock = StoreLock::acquire(store.root(), true, &wait)?;
+        let record = BuildRecord::load(store.root(), &self.profile)?;
+        let mut result = Vec::new();
+        for s in self.survey(&store, &record, targets, &BTreeSet::new())? {
+            let outcome = match &s.state {
+                State::Fresh | State::Cached | State::SameAs(_) => Pulled::Here,
+                State::Remote(_) => {
+                    let entry = remote::remote_run(remote, &s.plan.fingerprint)?.context("the remote entry vanished")?;
+                    let moved = remote::pull_run(&store, remote, &entry).with_context(|| format!("pull of `{}`", s.name))?;
+                    remote::pin(store.root(), &entry.fingerprint)?;
+                    Pulled::Fetched(moved)
+                }
+                _ if remote::remote_run(remote, &s.plan.fingerprint)?.is_some() => Pulled::Rebuild,
+                _ => Pulled::Missing,
+            };
+            result.push((s.name, outcome));
+        }
+        Ok(result)
+    }
+}

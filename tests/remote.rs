@@ -1,0 +1,261 @@
+//! `repro push` / `pull` and builds that restore from a remote cache: a
+//! folder, and a real S3 server (s3s-fs on 127.0.0.1, started and killed
+//! here) with its faults: killed mid-push, a corrupt object, refused
+//! credentials, an unknown bucket.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repro(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repro"));
+    cmd.current_dir(dir).args(args);
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = repro(dir, args, env);
+    assert!(out.status.success(), "repro {args:?} failed:\n{}", text(&out));
+    text(&out)
+}
+
+fn failed(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = repro(dir, args, env);
+    assert!(!out.status.success(), "repro {args:?} should fail:\n{}", text(&out));
+    text(&out)
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
+}
+
+/// The light fixture (data -> figures -> report) with `push = false` on data when `cheap_data`.
+fn light(cheap_data: bool) -> tempfile::TempDir {
+    let p = common::project_with("tests/fixtures/light.toml");
+    if cheap_data {
+        let file = p.path().join("pipeline.toml");
+        let text = std::fs::read_to_string(&file).unwrap().replace("kind = \"dataset\"", "kind = \"dataset\"\npush = false");
+        std::fs::write(file, text).unwrap();
+    }
+    p
+}
+
+#[test]
+fn a_folder_remote_round_trip_and_what_gc_keeps() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", remote.path().display());
+    let a = light(false);
+    ok(a.path(), &["build"], &[]);
+    let dry = ok(a.path(), &["push", "--remote", &url, "--dry-run"], &[]);
+    assert!(dry.contains("would push 7 object(s)") && dry.contains("3 run entr"), "{dry}");
+    assert!(files(remote.path()).is_empty(), "a dry run sends nothing");
+    let pushed = ok(a.path(), &["push", "--remote", &url], &[]);
+    assert!(pushed.contains("pushed 7 object(s)"), "{pushed}");
+    let again = ok(a.path(), &["push", "--remote", &url], &[]);
+    assert!(again.contains("pushed 0 object(s), 0.0 MB, and 0 run entr"), "pushing twice is harmless: {again}");
+
+    let b = light(false);
+    let status = ok(b.path(), &["status", "--remote", &url], &[]);
+    assert!(status.contains("figures  stale (restorable from the remote"), "{status}");
+    let pulled = ok(b.path(), &["pull", "--remote", &url], &[]);
+    assert!(pulled.contains("pulled 7 object(s)"), "{pulled}");
+    let gc = ok(b.path(), &["gc"], &[]);
+    assert!(gc.contains("removed 0 object(s)"), "pulled objects are pinned: {gc}");
+    let built = ok(b.path(), &["build", "--no-remote"], &[]);
+    assert!(built.contains("0 ran, 3 restored"), "{built}");
+}
+
+#[test]
+fn a_stage_cheap_to_rebuild_sends_its_entry_only_and_is_rebuilt() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().display().to_string();
+    let a = light(true);
+    ok(a.path(), &["build"], &[]);
+    let pushed = ok(a.path(), &["push", "--remote", &url], &[]);
+    assert!(pushed.contains("data     0 object(s), 0.0 MB; 0 already there (run entry only"), "{pushed}");
+    let b = light(true);
+    let status = ok(b.path(), &["status", "--remote", &url], &[]);
+    assert!(status.contains("data     stale (never built)") && status.contains("report   stale (restorable from the remote"), "{status}");
+    let built = ok(b.path(), &["build", "--remote", &url], &[]);
+    assert!(built.contains("1 ran, 2 restored"), "only the dataset is rebuilt, downstream keys match: {built}");
+}
+
+/// A real S3 server: s3s-fs (`cargo install s3s-fs --version 0.14.1
+/// --features binary`), serving `root` (a folder a bucket) on 127.0.0.1.
+struct S3Server {
+    child: Child,
+    port: u16,
+}
+
+const KEY: &str = "repro-test-key";
+const SECRET: &str = "repro-test-secret-5xq9";
+
+fn s3s_fs() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("REPRO_S3S_FS").ok().map(PathBuf::from),
+        std::env::var("HOME").ok().map(|h| PathBuf::from(h).join(".cargo/bin/s3s-fs")),
+        Some(PathBuf::from("/usr/local/bin/s3s-fs")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.exists());
+    if found.is_none() {
+        let message = "s3s-fs is not installed (cargo install s3s-fs --version 0.14.1 --features binary --locked)";
+        assert!(std::env::var("REPRO_REQUIRE_S3").is_err(), "{message}, and REPRO_REQUIRE_S3 is set");
+        println!("skipped: {message}");
+    }
+    found
+}
+
+impl S3Server {
+    fn start(binary: &Path, root: &Path, port: Option<u16>) -> S3Server {
+        let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let child = Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", KEY, "--secret-key", SECRET])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "s3s-fs did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3Server { child, port }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ACCESS_KEY_ID", KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Every run entry under `prefix` has all its objects there too.
+fn entries_are_complete(prefix: &Path) -> usize {
+    let runs: Vec<PathBuf> = files(&prefix.join("runs"));
+    for run in &runs {
+        let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(run).unwrap()).unwrap();
+        for object in entry["outputs"].as_object().unwrap().values() {
+            let sha = object["sha256"].as_str().unwrap();
+            let path = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+            assert!(path.exists() || entry["kind"] == "dataset", "{} names {sha}, which is not there", run.display());
+        }
+    }
+    runs.len()
+}
+
+/// The report's numbers of a build: the `numbers.json` object's digest.
+fn numbers(dir: &Path) -> String {
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
+    record["stages"]["report"]["outputs"]["numbers.json"]["sha256"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_s3_remote_round_trip_with_its_faults() {
+    let Some(binary) = s3s_fs() else { return };
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cache")).unwrap();
+    let mut server = S3Server::start(&binary, root.path(), None);
+    let env = server.env();
+    let a = common::project_copy();
+    ok(a.path(), &["build", "--profile", "smoke", "--no-remote"], &[]);
+    let push = ["push", "--profile", "smoke", "--remote", "s3://cache/repro"];
+
+    // Refused credentials and an unknown bucket: clear, before any work.
+    let mut wrong = env.clone();
+    wrong[2].1 = "not-the-secret".into();
+    let said = failed(a.path(), &push, &refs(&wrong));
+    assert!(said.contains("refused the credentials") && !said.contains("not-the-secret") && !said.contains(SECRET), "{said}");
+    let said = failed(a.path(), &["push", "--profile", "smoke", "--remote", "s3://no-such-bucket/repro"], &refs(&env));
+    assert!(said.contains("no-such-bucket") && said.contains("no such bucket"), "{said}");
+    let said = failed(a.path(), &["build", "--profile", "smoke", "--remote", "s3://no-such-bucket/repro"], &refs(&env));
+    assert!(said.contains("no such bucket") && !said.contains(" ran,"), "{said}");
+    assert!(files(root.path()).is_empty(), "nothing was written");
+
+    // The server killed mid-push: what is there is consistent; a second push completes it.
+    let prefix = root.path().join("cache/repro");
+    let child = Command::new(env!("CARGO_BIN_EXE_repro"))
+        .current_dir(a.path())
+        .args(push)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    while files(&prefix.join("objects")).is_empty() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.kill();
+    let first = child.wait_with_output().unwrap();
+    let status = first.status;
+    println!("the push the server was killed under: {status}");
+    if !status.success() {
+        let said = String::from_utf8_lossy(&first.stderr);
+        assert!(said.contains("cannot reach") && said.contains("run again"), "{said}");
+    }
+    let complete_before = entries_are_complete(&prefix);
+    let port = server.port;
+    let server = S3Server::start(&binary, root.path(), Some(port));
+    let pushed = ok(a.path(), &push, &refs(&env));
+    if !status.success() {
+        assert!(pushed.contains("already there"), "the second push skips what the first sent: {pushed}");
+    }
+    let runs = entries_are_complete(&prefix);
+    // One entry a computation: train_final is train_c's (smoke trains both 3 epochs).
+    assert!(runs >= complete_before && runs == 15, "{runs}");
+
+    // A fresh clone pulls and runs only the dataset (push = false); same numbers.
+    let b = common::project_copy();
+    let pulled = ok(b.path(), &["pull", "--profile", "smoke", "--remote", "s3://cache/repro"], &refs(&env));
+    assert!(pulled.contains("data") && pulled.contains("cheap to rebuild"), "{pulled}");
+    let built = ok(b.path(), &["build", "--profile", "smoke", "--remote", "s3://cache/repro"], &refs(&env));
+    assert!(built.contains("profile `smoke`: 1 ran, 15 restored"), "{built}");
+    assert_eq!(numbers(b.path()), numbers(a.path()), "the same numbers, byte for byte");
+
+    // A corrupt object on the server: pull refuses it by name; a build reruns that stage.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
+    // Model a's weights: no other model's (b and c share theirs in smoke).
+    let sha = record["stages"]["train_a"]["outputs"]["model.weights"]["sha256"].as_str().unwrap();
+    let object = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&object, bytes).unwrap();
+    let c = common::project_copy();
+    let said = failed(c.path(), &["pull", "--profile", "smoke", "--remote", "s3://cache/repro"], &refs(&env));
+    assert!(said.contains(&format!("objects/{}/{} (model.weights) is corrupt on the remote", &sha[..2], &sha[2..])), "{said}");
+    let built = ok(c.path(), &["build", "--profile", "smoke", "--remote", "s3://cache/repro"], &refs(&env));
+    assert!(built.contains("train_a not restored from the remote, so it runs") && built.contains("2 ran"), "{built}");
+    assert_eq!(numbers(c.path()), numbers(a.path()));
+    drop(server);
+}

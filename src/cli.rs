@@ -136,6 +136,10 @@ pub struct BuildArgs {
     /// Fails at once instead of waiting when another build holds the store.
     #[arg(long)]
     pub no_wait: bool,
+    /// Trains nothing: every train stage must be fresh or restored (from
+    /// the run cache or the remote, e.g. the published trained models).
+    #[arg(long)]
+    pub no_train: bool,
 }
 
 /// Runs the parsed command.
@@ -248,6 +252,7 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
         force_all: args.force_all,
         dry_run: args.dry_run,
         wait_for_lock: !args.no_wait,
+        restore_only: if args.no_train { stage_names(pipeline, &["train".to_string()])?.into_iter().collect() } else { BTreeSet::new() },
     };
     for f in &options.force {
         anyhow::ensure!(pipeline.stage(f).is_some(), "--force {f}: no such stage");

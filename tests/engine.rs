@@ -69,10 +69,34 @@ impl StageKind for Concat {
     }
 }
 
+/// Emit with a display parameter `label`: a name dependents show.
+struct Named;
+impl StageKind for Named {
+    fn name(&self) -> &'static str {
+        "named"
+    }
+    fn entry_modules(&self) -> &'static [&'static str] {
+        &["emit"]
+    }
+    fn display_params(&self) -> &'static [&'static str] {
+        &["label"]
+    }
+    fn check_params(&self, _params: &toml::Table) -> Result<(), ParamError> {
+        Ok(())
+    }
+    fn param_help(&self) -> String {
+        "value, label".into()
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        Emit.run(ctx)
+    }
+}
+
 fn kinds() -> KindRegistry {
     let mut k = KindRegistry::default();
     k.register(Box::new(Emit));
     k.register(Box::new(Concat));
+    k.register(Box::new(Named));
     k
 }
 
@@ -398,4 +422,39 @@ fn published_numbers_are_chosen_by_compute_path() {
     fs::write(&other, serde_json::to_vec(&publish("main", &path_of("im2col-gemm"), &now, |_| 0.0)).unwrap()).unwrap();
     let (chosen, found) = record_for(&p, "main", &path_of("direct-avx512")).unwrap();
     assert_eq!((chosen, found.unwrap().compute), (first, path_of("direct-avx512")));
+}
+
+fn named_pipeline(dir: &Path, second_label: &str) -> Pipeline {
+    let text = format!(
+        r#"
+[stages.first]
+kind = "named"
+params = {{ value = 7, label = "c" }}
+[stages.second]
+kind = "named"
+params = {{ value = 7, label = "{second_label}" }}
+[stages.both]
+kind = "concat"
+depends_on = ["first", "second"]
+[profiles.main]
+"#
+    );
+    let file = dir.join("pipeline.toml");
+    fs::write(&file, text).unwrap();
+    Pipeline::load(&file, &kinds()).unwrap()
+}
+
+#[test]
+fn stages_differing_only_in_a_label_are_one_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = kinds();
+    let p = named_pipeline(dir.path(), "final");
+    let s = states(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(s["second"], State::SameAs("first".into()));
+    let ran = build(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(ran, vec!["first", "both"], "second is restored from first's run");
+    let p = named_pipeline(dir.path(), "renamed");
+    let s = states(&engine(&p, &k, SOURCES, "main"));
+    assert_eq!(s["second"], State::Fresh, "a label is outside its own key");
+    assert_eq!(reasons(&s["both"]), "input renamed: second (a label it shows)", "and inside its dependents'");
 }

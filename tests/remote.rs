@@ -259,3 +259,18 @@ fn an_s3_remote_round_trip_with_its_faults() {
     assert_eq!(numbers(c.path()), numbers(a.path()));
     drop(server);
 }
+
+#[test]
+fn no_train_builds_from_published_models_and_refuses_to_train() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().display().to_string();
+    let a = common::project_with("tests/fixtures/tiny-train.toml");
+    ok(a.path(), &["--threads", "2", "build"], &[]);
+    ok(a.path(), &["push", "--remote", &url, "train"], &[]);
+    let b = common::project_with("tests/fixtures/tiny-train.toml");
+    let said = failed(b.path(), &["build", "--no-train"], &[]);
+    assert!(said.contains("these stages would run, and may only be restored: train (stale (never built))"), "{said}");
+    assert!(!b.path().join("artifacts/records").exists(), "nothing ran: {said}");
+    let built = ok(b.path(), &["build", "--no-train", "--remote", &url], &[]);
+    assert!(built.contains("0 ran, 2 restored"), "{built}");
+}

@@ -41,6 +41,9 @@ pub struct BuildOptions {
     pub force_all: bool,
     pub dry_run: bool,
     pub wait_for_lock: bool,
+    /// Stages that must not run: fresh, or restored from the run cache or
+    /// the remote; otherwise the build fails before running anything.
+    pub restore_only: BTreeSet<String>,
 }
 
 /// A stage's state before a build.
@@ -334,6 +337,7 @@ impl Engine<'_> {
         let force: BTreeSet<String> =
             if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
         let surveyed = self.survey(&store, &BuildRecord::load(store.root(), &self.profile)?, &options.targets, &force)?;
+        self.refuse_to_run(&surveyed, &options.restore_only)?;
         self.estimate(&surveyed);
         if options.dry_run {
             return Ok(outcomes(surveyed));
@@ -446,6 +450,21 @@ impl Engine<'_> {
             Some(plan) if plan.inputs.iter().all(|(dep, outs)| outputs.get(dep).is_some_and(|o| o == outs)) => Ok(plan),
             _ => self.plan(store, name, outputs),
         }
+    }
+
+    /// An error naming the `restore_only` stages that would run.
+    fn refuse_to_run(&self, surveyed: &[Surveyed], restore_only: &BTreeSet<String>) -> anyhow::Result<()> {
+        let would_run: Vec<String> = surveyed
+            .iter()
+            .filter(|s| restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_)))
+            .map(|s| format!("{} ({})", s.name, s.state))
+            .collect();
+        anyhow::ensure!(
+            would_run.is_empty(),
+            "these stages would run, and may only be restored: {}; pull them from a remote that has them (`repro pull`), or drop the restriction",
+            would_run.join("; ")
+        );
+        Ok(())
     }
 
     /// Reports how many stages will run and the kinds' estimate of how long.

@@ -145,3 +145,23 @@ fn a_kind_names_its_stages_on_the_command_line() {
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("unknown stage `tnse`") && err.contains("groups (every stage of a kind): "), "{err}");
 }
+
+#[test]
+fn diff_shows_two_builds_side_by_side() {
+    let p = common::project_with("tests/fixtures/two-sizes.toml");
+    ok(p.path(), &["build", "--profile", "smoke"]);
+    ok(p.path(), &["build", "--profile", "small"]);
+    let table = ok(p.path(), &["diff", "smoke", "small"]);
+    let line = |key: &str| table.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} in:\n{table}")).to_string();
+    assert!(line("data.train_size").split_whitespace().eq(["data.train_size", "2000", "1000"]), "{table}");
+    assert!(line("data.train_images").split_whitespace().eq(["data.train_images", "2000.0000", "1000.0000", "-1000.0000"]), "{table}");
+    assert!(!table.contains("data.test_size"), "only what differs: {table}");
+    let json: serde_json::Value = serde_json::from_str(&ok(p.path(), &["diff", "smoke", "small", "--json"])).unwrap();
+    assert_eq!(json["params"][0]["key"], "data.train_size");
+    assert_eq!((json["params"][0]["a"].as_str(), json["params"][0]["b"].as_str()), (Some("2000"), Some("1000")));
+    ok(p.path(), &["verify", "--profile", "small", "--update"]);
+    let same = ok(p.path(), &["diff", "small"]);
+    assert_eq!(same.trim(), "no number differs", "published:small against small");
+    let out = repro(p.path(), &["diff", "smoke", "nosuch"]);
+    assert!(!out.status.success() && stderr(&out).contains("unknown profile `nosuch`"), "{}", stderr(&out));
+}

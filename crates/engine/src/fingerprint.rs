@@ -91,7 +91,8 @@ fn map_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> V
     keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k)))).collect()
 }
 
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+/// `value` as `prefix.key -> value` rows, nested keys dotted.
+pub fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
     match value {
         serde_json::Value::Object(map) if !map.contains_key("content_sha256") => {
             for (k, v) in map {

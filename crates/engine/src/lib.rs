@@ -12,6 +12,7 @@ pub mod code_version;
 pub mod config;
 pub mod cycle;
 pub mod dag;
+pub mod diff;
 pub mod events;
 pub mod export;
 pub mod fingerprint;

@@ -211,6 +211,10 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     assert!(!md.contains("\n| center | final + center loss"), "the center model is not a row of Table 1");
     assert!(md.contains("**Table 3. Class separation**") && md.contains("| center | first_conv | raw (65536-d) |"), "{md}");
     assert!(md.contains("Classes cluster more tightly with depth") && md.contains("Center loss makes classes tighter"), "{md}");
+    // A first impression that learns: model c well above chance (10%).
+    let numbers: serde_json::Value = serde_json::from_slice(&std::fs::read(p.path().join("out/smoke/numbers.json")).unwrap()).unwrap();
+    let c = numbers["c.test_accuracy"].as_f64().unwrap();
+    assert!(c >= 0.6, "model c learns the synthetic shapes: {c}");
     let again = ok(p.path(), &["build", "--profile", "smoke"]);
     assert!(again.contains("0 ran, 0 restored, 16 fresh"), "{again}");
     let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);

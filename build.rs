@@ -159,34 +159,50 @@ fn path_dep_digests(deps: &toml::Table) -> BTreeMap<String, String> {
     out
 }
 
-/// Cargo.lock's packages as `(name, version, indices of dependencies)`;
-/// a path dependency's version carries the digest of its key sources.
+/// The crates this build compiles, as `(name, version, indices of
+/// dependencies)`: cargo's resolve for this target and these features, its
+/// normal and build edges (dev-dependencies and optional dependencies that
+/// no enabled feature asks for are not compiled, so they are not part of
+/// any key). A path dependency's version carries the digest of its key sources.
 fn locked_crates(path_digests: &BTreeMap<String, String>) -> String {
-    let lock: toml::Table = toml::from_str(&fs::read_to_string("Cargo.lock").expect("read Cargo.lock")).expect("parse Cargo.lock");
-    let packages = lock.get("package").and_then(|p| p.as_array()).cloned().unwrap_or_default();
-    let field = |p: &toml::Value, k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let ids: Vec<(String, String)> = packages.iter().map(|p| (field(p, "name"), field(p, "version"))).collect();
-    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (name, _)) in ids.iter().enumerate() {
-        by_name.entry(name).or_default().push(i);
-    }
+    let metadata = cargo_metadata();
+    let packages = metadata["packages"].as_array().expect("cargo metadata lists packages");
+    let nodes = metadata["resolve"]["nodes"].as_array().expect("cargo metadata has a resolve graph");
+    let name_version = |id: &str| {
+        let p = packages.iter().find(|p| p["id"] == id).expect("a resolved package is listed");
+        (p["name"].as_str().unwrap().to_string(), p["version"].as_str().unwrap().to_string())
+    };
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
     let mut rows = String::new();
-    for (p, (name, version)) in packages.iter().zip(&ids) {
-        let deps = p.get("dependencies").and_then(|d| d.as_array()).cloned().unwrap_or_default();
-        let idx: Vec<String> = deps
-            .iter()
-            .filter_map(|d| {
-                let mut parts = d.as_str()?.split_whitespace();
-                let (n, v) = (parts.next()?, parts.next());
-                let cands = by_name.get(n)?;
-                cands.iter().find(|&&c| v.is_none_or(|v| ids[c].1 == v)).map(|c| c.to_string())
-            })
-            .collect();
-        let version = match path_digests.get(name) {
+    for node in nodes {
+        let (name, version) = name_version(node["id"].as_str().unwrap());
+        let compiled = |d: &&serde_json::Value| d["dep_kinds"].as_array().is_some_and(|k| k.iter().any(|k| k["kind"] != "dev"));
+        let deps = node["deps"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let idx: Vec<String> =
+            deps.iter().filter(compiled).filter_map(|d| ids.iter().position(|id| d["pkg"] == *id).map(|i| i.to_string())).collect();
+        let version = match path_digests.get(&name) {
             Some(digest) => format!("{version}+{digest}"),
-            None => version.clone(),
+            None => version,
         };
         rows.push_str(&format!("    ({name:?}, {version:?}, &[{}]),\n", idx.join(", ")));
     }
     format!("pub const LOCKED: &[(&str, &str, &[usize])] = &[\n{rows}];\n")
+}
+
+/// `cargo metadata` for this crate's enabled features and target, offline
+/// and from the lock file as it is.
+fn cargo_metadata() -> serde_json::Value {
+    let features: Vec<String> = env::vars()
+        .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
+        .filter(|f| f != "default")
+        .collect();
+    let mut cargo = std::process::Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.args(["metadata", "--format-version", "1", "--offline", "--locked", "--no-default-features"]);
+    cargo.args(["--filter-platform", &env::var("TARGET").expect("cargo sets TARGET")]);
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    let out = cargo.output().expect("run cargo metadata");
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("parse cargo metadata")
 }

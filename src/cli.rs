@@ -21,6 +21,10 @@ pub struct Cli {
     /// Worker threads (default: all cores). Results are deterministic for a given count.
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// The backend the models run on: flex (CPU, the own kernels) or
+    /// vulkan (needs a build with `--features vulkan` and a Vulkan driver).
+    #[arg(long, global = true, default_value = "flex")]
+    pub backend: crate::compute::BackendKind,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -88,6 +92,19 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Runs one stage as a job of a build on a cluster (what
+    /// `--executor slurm` submits; not for direct use).
+    #[command(hide = true)]
+    Job {
+        stage: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// The submitting build's job folder (results of its jobs).
+        #[arg(long)]
+        build_dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Removes stored objects that no build record references.
     Gc {
         #[arg(long)]
@@ -137,6 +154,13 @@ pub struct Selection {
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// Where stages run: here (local), or as Slurm jobs (slurm) with the
+    /// store on a filesystem every node sees.
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: crate::executor::ExecutorKind,
+    /// Stages run at once when independent, sharing the threads (and a GPU).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
     /// Shows what would run, and why, without running it.
     #[arg(long)]
     pub dry_run: bool,
@@ -159,9 +183,10 @@ pub struct BuildArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    let kinds = crate::stages::registry();
+    let compute = crate::compute::Compute::open(cli.backend)?;
+    let kinds = crate::stages::registry_on(compute.clone());
     match &cli.command {
-        Command::Bench { what } => return crate::bench::run(what, &cli.pipeline, threads),
+        Command::Bench { what } => return crate::bench::run(what, &cli.pipeline, threads, &compute),
         Command::Dag { dot } => {
             let pipeline = load(&cli.pipeline, &kinds)?;
             print!("{}", if *dot { dag::render_dot(&pipeline) } else { dag::render_text(&pipeline) });
@@ -180,7 +205,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { build: args, update } => verify(&pipeline, &kinds, threads, &args, update),
         Command::Push { selection, dry_run, stages } => push(&pipeline, &kinds, threads, &selection, &stages, dry_run),
         Command::Pull { selection, stages } => pull(&pipeline, &kinds, threads, &selection, &stages),
-        Command::Diff { a, b, json, all } => diff(&pipeline, a, b, json, all),
+        Command::Diff { a, b, json, all } => diff(&pipeline, &kinds, a, b, json, all),
+        Command::Job { stage, selection, build_dir, force } => {
+            let engine = engine(&pipeline, &kinds, threads, &selection)?;
+            engine.run_job(&stage, &build_dir, force).map(|_| ())
+        }
         Command::Gc { dry_run } => {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
             let (count, bytes) = engine.gc(dry_run)?;
@@ -267,6 +296,8 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
         dry_run: args.dry_run,
         wait_for_lock: !args.no_wait,
         restore_only: if args.no_train { stage_names(pipeline, &["train".to_string()])?.into_iter().collect() } else { BTreeSet::new() },
+        jobs: args.jobs.into(),
+        slurm: crate::executor::slurm_for(args, &engine, pipeline)?,
     };
     for f in &options.force {
         anyhow::ensure!(pipeline.stage(f).is_some(), "--force {f}: no such stage");
@@ -307,13 +338,19 @@ fn stage_names(pipeline: &Pipeline, names: &[String]) -> anyhow::Result<Vec<Stri
             out.push(name.clone());
             continue;
         }
-        let group: Vec<String> = pipeline.stages.iter().filter(|s| &s.kind == name).map(|s| s.name.clone()).collect();
+        let in_group = |s: &&repro_engine::config::StageDecl| &s.kind == name || s.matrix.as_ref().is_some_and(|(base, _)| base == name);
+        let group: Vec<String> = pipeline.stages.iter().filter(in_group).map(|s| s.name.clone()).collect();
         if group.is_empty() {
             let stages: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
             let mut groups: Vec<&str> = pipeline.stages.iter().map(|s| s.kind.as_str()).collect();
+            groups.extend(pipeline.stages.iter().filter_map(|s| s.matrix.as_ref().map(|(base, _)| base.as_str())));
             groups.sort();
             groups.dedup();
-            anyhow::bail!("unknown stage `{name}`; stages: {}; groups (every stage of a kind): {}", stages.join(", "), groups.join(", "));
+            anyhow::bail!(
+                "unknown stage `{name}`; stages: {}; groups (every stage of a kind or a matrix): {}",
+                stages.join(", "),
+                groups.join(", ")
+            );
         }
         out.extend(group);
     }
@@ -323,7 +360,8 @@ fn stage_names(pipeline: &Pipeline, names: &[String]) -> anyhow::Result<Vec<Stri
 /// The parts of every model stage's key that come from this machine and
 /// this binary rather than from pipeline.toml.
 fn environment_line(engine: &Engine) -> String {
-    let compute: Vec<String> = crate::kernels::cpu::compute_path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let path = engine.kinds.get("train").map(|k| k.compute_path()).unwrap_or_default();
+    let compute: Vec<String> = path.into_iter().map(|(k, v)| format!("{k} {v}")).collect();
     let burn = engine.sources.locked.iter().find(|(n, _, _)| *n == "burn").map_or("?", |(_, v, _)| v);
     format!("built with {}, burn {burn}; compute path: {}", engine.sources.rustc, compute.join(", "))
 }
@@ -453,7 +491,7 @@ fn pull(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &S
     Ok(())
 }
 
-fn diff(pipeline: &Pipeline, a: Option<String>, b: Option<String>, json: bool, all: bool) -> anyhow::Result<()> {
+fn diff(pipeline: &Pipeline, kinds: &KindRegistry, a: Option<String>, b: Option<String>, json: bool, all: bool) -> anyhow::Result<()> {
     use repro_engine::diff;
     let (a, b) = match (a, b) {
         (Some(a), Some(b)) => (a, b),
@@ -466,7 +504,7 @@ fn diff(pipeline: &Pipeline, a: Option<String>, b: Option<String>, json: bool, a
     let built = [&a, &b].into_iter().find(|n| !n.starts_with("published:")).filter(|n| pipeline.profile(n).is_ok());
     let compute = match built {
         Some(profile) => compute_used(&store, profile)?,
-        None => crate::kernels::cpu::compute_path(),
+        None => kinds.get("train").map(|k| k.compute_path()).unwrap_or_default(),
     };
     let side = |name: &str| -> anyhow::Result<diff::Side> {
         match name.strip_prefix("published:") {

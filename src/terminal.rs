@@ -5,8 +5,8 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use repro_engine::events::{Event, Progress, ProgressSink, Reporter, Unit};
 use repro_engine::runner::human_duration;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub struct Terminal {
     bars: MultiProgress,
@@ -53,6 +53,9 @@ impl Reporter for Terminal {
     }
 
     fn progress(&self, stage: &str, len: u64, what: &str, unit: Unit) -> Progress {
+        if self.bars.is_hidden() {
+            return Progress::new(Arc::new(PlainBar::new(stage, len, what)));
+        }
         let template = match unit {
             Unit::Items => "{prefix:>12} {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
             Unit::Bytes => "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
@@ -79,4 +82,37 @@ impl ProgressSink for Bar {
     fn finish(&self) {
         self.0.finish_and_clear();
     }
+}
+
+/// Progress without a terminal (a log file, a cluster job's output): a
+/// line every 10 seconds at most, with the rate and the time left.
+struct PlainBar {
+    prefix: String,
+    len: u64,
+    started: Instant,
+    state: Mutex<(String, Instant)>,
+}
+
+impl PlainBar {
+    fn new(stage: &str, len: u64, what: &str) -> PlainBar {
+        let now = Instant::now();
+        PlainBar { prefix: format!("{stage:>12}"), len, started: now, state: Mutex::new((what.to_string(), now)) }
+    }
+}
+
+impl ProgressSink for PlainBar {
+    fn set_position(&self, position: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.1.elapsed() < Duration::from_secs(10) || position == 0 {
+            return;
+        }
+        state.1 = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64();
+        let left = seconds / position as f64 * self.len.saturating_sub(position) as f64;
+        eprintln!("{} {} {position}/{} ({:.1}/s, ETA {})", self.prefix, state.0, self.len, position as f64 / seconds, human_duration(left));
+    }
+    fn set_message(&self, message: String) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = message;
+    }
+    fn finish(&self) {}
 }

@@ -165,3 +165,15 @@ fn diff_shows_two_builds_side_by_side() {
     let out = repro(p.path(), &["diff", "smoke", "nosuch"]);
     assert!(!out.status.success() && stderr(&out).contains("unknown profile `nosuch`"), "{}", stderr(&out));
 }
+
+#[cfg(not(feature = "vulkan"))]
+#[test]
+fn a_backend_that_was_not_compiled_in_names_the_feature() {
+    let dir = common::project_copy();
+    refused(
+        dir.path(),
+        &["--backend", "vulkan", "build", "--profile", "smoke"],
+        &["built without the Vulkan backend", "--features vulkan"],
+    );
+    assert!(!dir.path().join("artifacts/records/smoke.lock.json").exists(), "nothing was built");
+}

@@ -228,8 +228,7 @@ fn dropout_drops_the_asked_fraction_scales_the_rest_and_masks_the_gradient_alike
     let x_values: Vec<f32> = random(n, 51).iter().map(|v| v + 2.0).collect();
     let x = tensor(&x_values, [64, 1000], &ad).require_grad();
     let r = random(n, 52);
-    let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    ad.seed(7);
+    repro::kernels::dropout::seed_stream(7);
     let out = dropout(&layer, x.clone());
     let grads = (out.clone() * tensor(&r, [64, 1000], &ad)).sum().backward();
     let (out, grad) = (values(out), values(x.grad(&grads).unwrap()));
@@ -245,20 +244,62 @@ fn dropout_drops_the_asked_fraction_scales_the_rest_and_masks_the_gradient_alike
 }
 
 #[test]
-fn dropout_follows_the_device_seed_and_is_the_identity_outside_training() {
+fn dropout_follows_the_thread_seed_stream_and_is_the_identity_outside_training() {
     use burn::nn::DropoutConfig;
-    use repro::kernels::dropout::dropout;
+    use repro::kernels::dropout::{dropout, seed_stream};
     let ad = Device::flex().autodiff();
     let layer = DropoutConfig::new(0.5).init();
     let x = tensor(&vec![1.0; 4096], [4, 1024], &ad);
-    let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let masked = |seed| {
-        ad.seed(seed);
+        seed_stream(seed);
         values(dropout(&layer, x.clone()))
     };
     assert_eq!(masked(3), masked(3));
     assert_ne!(masked(3), masked(4));
+    let other = std::thread::spawn(move || {
+        let x = tensor(&vec![1.0; 4096], [4, 1024], &Device::flex().autodiff());
+        seed_stream(3);
+        values(dropout(&DropoutConfig::new(0.5).init(), x))
+    });
+    assert_eq!(other.join().unwrap(), masked(3), "another thread with the same seed drops the same units");
     let plain = Device::flex();
     let y = tensor(&vec![1.0; 4096], [4, 1024], &plain);
     assert_eq!(values(dropout(&layer, y)), vec![1.0; 4096]);
+}
+
+/// The host seed stream gives the seeds burn-flex's device RNG gave (the
+/// draws the dropout seeds came from before), so results did not move.
+#[test]
+fn the_seed_stream_draws_what_flex_drew() {
+    use burn::tensor::Distribution;
+    use repro::kernels::dropout::{next_seed, seed_stream};
+    let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let flex = Device::flex();
+    for seed in [0u64, 7, 1 << 40] {
+        flex.seed(seed);
+        seed_stream(seed);
+        for _ in 0..3 {
+            let bits = values(Tensor::<1>::random([2], Distribution::Default, &flex));
+            assert_eq!(next_seed(), (bits[0].to_bits() as u64) << 32 | bits[1].to_bits() as u64, "seed {seed}");
+        }
+    }
+}
+
+/// The compositions of burn operations that backends without the own
+/// kernels run (`kernels::*::generic`), checked here on flex against them.
+#[test]
+fn the_generic_compositions_match_the_own_kernels_on_flex() {
+    use repro::kernels::{conv, pool};
+    for d in [ConvDims { n: 3, c_in: 5, c_out: 7, h: 9, w: 6 }, ConvDims { n: 2, c_in: 16, c_out: 8, h: 8, w: 8 }] {
+        for relu in [false, true] {
+            let ours = run(d, |x, w, b| conv3x3(x, w, b, relu));
+            let generic = run(d, |x, w, b| conv::generic::conv3x3(x, w, b, relu));
+            for (i, (a, b)) in ours.iter().zip(&generic).enumerate() {
+                assert_close(&format!("generic conv {d:?} relu {relu} #{i}"), b, a);
+            }
+        }
+    }
+    for shape in [[2, 3, 8, 8], [1, 2, 5, 7]] {
+        assert_eq!(pooled(shape, pool::max_pool2x2), pooled(shape, pool::generic::max_pool2x2), "generic pool {shape:?}");
+    }
 }

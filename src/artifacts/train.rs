@@ -36,6 +36,8 @@ pub struct TrainMetrics {
     pub feature_distance_ratio: f64,
     /// The center-loss weight, for center-loss runs.
     pub center_weight: Option<f64>,
+    /// The run's seed (a sweep summarises runs by weight and seed).
+    pub seed: u64,
 }
 
 /// A train stage's outputs, recognised by their metrics file.

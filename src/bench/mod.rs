@@ -70,12 +70,12 @@ pub enum BenchWhat {
 }
 
 /// Runs one benchmark; `pipeline` is the pipeline file (for `noop`).
-pub fn run(what: &BenchWhat, pipeline: &Path, threads: usize) -> anyhow::Result<()> {
+pub fn run(what: &BenchWhat, pipeline: &Path, threads: usize, compute: &crate::compute::Compute) -> anyhow::Result<()> {
     match what {
         BenchWhat::Hash { file, size_mb } => hash::hash(file.clone(), *size_mb),
         BenchWhat::Noop { profile, runs } => noop::noop(pipeline, profile, *runs),
         BenchWhat::Data { source } => data::data(source),
-        BenchWhat::Train { steps } => train::train(*steps, threads),
+        BenchWhat::Train { steps } => train::train(*steps, threads, compute),
         BenchWhat::Layers { batch, rounds } => layers::layers(*batch, *rounds),
         BenchWhat::Conv { batch, rounds } => conv::conv(*batch, *rounds),
         BenchWhat::Tsne { sizes, dims } => tsne::tsne(sizes, dims, threads),

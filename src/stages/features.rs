@@ -5,7 +5,6 @@ use crate::artifacts::features::{FEATURES, FeatureHeader, Features};
 use crate::artifacts::{dataset, train::TrainOutputs};
 use crate::data::subset::stratified;
 use crate::model::extract::{Tap, extract};
-use burn::tensor::Device;
 use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
@@ -25,7 +24,9 @@ fn d_batch() -> usize {
     128
 }
 
-pub struct FeaturesKind;
+pub struct FeaturesKind {
+    pub compute: std::sync::Arc<crate::compute::Compute>,
+}
 
 impl StageKind for FeaturesKind {
     fn name(&self) -> &'static str {
@@ -35,7 +36,7 @@ impl StageKind for FeaturesKind {
         &["stages::features"]
     }
     fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
-        crate::kernels::cpu::compute_path()
+        self.compute.path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: FeatureParams = typed_params(params)?;
@@ -59,7 +60,7 @@ impl StageKind for FeaturesKind {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: FeatureParams = ctx.params()?;
         let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
-        let device = Device::flex();
+        let device = self.compute.device();
         let run = TrainOutputs::one(ctx)?;
         let (model, _) = run.load(&device)?;
         let indices = stratified(&dataset.test.labels, p.sample_size, p.seed);

@@ -26,7 +26,9 @@ fn d_candidates() -> usize {
     20
 }
 
-pub struct GradcamKind;
+pub struct GradcamKind {
+    pub compute: std::sync::Arc<crate::compute::Compute>,
+}
 
 impl StageKind for GradcamKind {
     fn name(&self) -> &'static str {
@@ -36,7 +38,7 @@ impl StageKind for GradcamKind {
         &["stages::gradcam"]
     }
     fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
-        crate::kernels::cpu::compute_path()
+        self.compute.path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: GradcamParams = typed_params(params)?;
@@ -51,7 +53,7 @@ impl StageKind for GradcamKind {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: GradcamParams = ctx.params()?;
         let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
-        let device = Device::flex();
+        let device = self.compute.device();
         let run = TrainOutputs::one(ctx)?;
         let (model, _) = run.load(&device)?;
         let tail = Tail::new(&model, &device);

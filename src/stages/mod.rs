@@ -10,18 +10,72 @@ pub mod sweep;
 pub mod train;
 pub mod tsne;
 
-use repro_engine::KindRegistry;
+use crate::compute::Compute;
+use repro_engine::{KindRegistry, ParamError, StageContext, StageKind, Upstream};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// Every stage kind `pipeline.toml` may name.
+/// Every stage kind `pipeline.toml` may name, its models on flex.
 pub fn registry() -> KindRegistry {
+    registry_on(Compute::flex())
+}
+
+/// Every stage kind, its models (training, features, Grad-CAM) on `compute`.
+pub fn registry_on(compute: Compute) -> KindRegistry {
+    let compute = Arc::new(compute);
     let mut kinds = KindRegistry::default();
-    kinds.register(Box::new(data::DatasetKind));
-    kinds.register(Box::new(features::FeaturesKind));
-    kinds.register(Box::new(figures::FiguresKind));
-    kinds.register(Box::new(gradcam::GradcamKind));
-    kinds.register(Box::new(report::ReportKind));
-    kinds.register(Box::new(sweep::SweepKind));
-    kinds.register(Box::new(train::TrainKind));
-    kinds.register(Box::new(tsne::TsneKind));
+    kinds.register(on_threads(data::DatasetKind));
+    kinds.register(on_threads(features::FeaturesKind { compute: compute.clone() }));
+    kinds.register(on_threads(figures::FiguresKind));
+    kinds.register(on_threads(gradcam::GradcamKind { compute: compute.clone() }));
+    kinds.register(on_threads(report::ReportKind));
+    kinds.register(on_threads(sweep::SweepKind));
+    kinds.register(on_threads(train::TrainKind { compute }));
+    kinds.register(on_threads(tsne::TsneKind));
     kinds
+}
+
+/// A kind whose run uses its stage's share of the threads (`ctx.threads`:
+/// all of them, or a part when stages run at once) in a pool of its own.
+struct OnThreads(Box<dyn StageKind>);
+
+fn on_threads(kind: impl StageKind + 'static) -> Box<dyn StageKind> {
+    Box::new(OnThreads(Box::new(kind)))
+}
+
+impl StageKind for OnThreads {
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build()?;
+        pool.install(|| self.0.run(ctx))
+    }
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn entry_modules(&self) -> &'static [&'static str] {
+        self.0.entry_modules()
+    }
+    fn compute_path(&self) -> BTreeMap<String, String> {
+        self.0.compute_path()
+    }
+    fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
+        self.0.check_params(params)
+    }
+    fn check_upstream(&self, params: &toml::Table, upstream: &[Upstream]) -> Result<(), ParamError> {
+        self.0.check_upstream(params, upstream)
+    }
+    fn param_help(&self) -> String {
+        self.0.param_help()
+    }
+    fn file_params(&self, params: &toml::Table) -> Vec<String> {
+        self.0.file_params(params)
+    }
+    fn display_params(&self) -> &'static [&'static str] {
+        self.0.display_params()
+    }
+    fn uses_profile_name(&self) -> bool {
+        self.0.uses_profile_name()
+    }
+    fn estimate_seconds(&self, params: &toml::Table, upstream: &[&toml::Table], threads: usize) -> f64 {
+        self.0.estimate_seconds(params, upstream, threads)
+    }
 }

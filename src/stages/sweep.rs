@@ -1,41 +1,20 @@
-//! Stage kind `center_sweep` (beyond the report): the center-loss model
-//! trained for every weight w and seed of a grid; test accuracy and the
-//! intra/inter class distance ratio of its 512-d features, as mean and
-//! standard deviation over seeds, and whether any w > 0 beats w = 0 by
+//! Stage kind `center_sweep` (beyond the report): summarises a matrix of
+//! center-loss trainings (sweep.toml: `matrix = { center_weight = [...],
+//! seed = [...] }`), every train stage it depends on one run: test accuracy
+//! and the intra/inter class distance ratio of its 512-d features, as mean
+//! and standard deviation over seeds, and whether any w > 0 beats w = 0 by
 //! more than the seeds' noise.
 
-use super::train::{TrainParams, feature_distance_ratio};
-use crate::artifacts::dataset;
 use crate::artifacts::sweep::{SWEEP, SweepFile, SweepPoint, SweepRun};
-use crate::training::{self, Reporter};
+use crate::artifacts::train::{METRICS, TrainMetrics};
 use anyhow::Context;
-use burn::tensor::Device;
-use repro_engine::{ParamError, StageContext, StageKind, typed_params};
+use repro_engine::{ParamError, StageContext, StageKind, Upstream, typed_params};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SweepParams {
-    /// Center-loss weights; 0 is the model without center loss.
-    pub weights: Vec<f64>,
-    pub seeds: Vec<u64>,
-    /// The training protocol of every run (`center_weight` and `seed` are set per run).
-    pub train: toml::Table,
-}
+pub struct SweepParams {}
 
 pub struct SweepKind;
-
-/// One run's train-stage parameters.
-fn train_table(p: &SweepParams, weight: f64, seed: u64) -> toml::Table {
-    let mut table = p.train.clone();
-    table.insert("center_weight".into(), toml::Value::Float(weight));
-    table.insert("seed".into(), toml::Value::Integer(seed as i64));
-    table.entry("label").or_insert_with(|| toml::Value::String("sweep".into()));
-    table
-}
-
-fn in_train(e: ParamError) -> ParamError {
-    ParamError { key: Some(format!("train.{}", e.key.unwrap_or_default())), message: e.message }
-}
 
 impl StageKind for SweepKind {
     fn name(&self) -> &'static str {
@@ -44,59 +23,39 @@ impl StageKind for SweepKind {
     fn entry_modules(&self) -> &'static [&'static str] {
         &["stages::sweep"]
     }
-    fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
-        crate::kernels::cpu::compute_path()
-    }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
-        let p: SweepParams = typed_params(params)?;
-        if p.weights.is_empty() || p.seeds.is_empty() {
-            return Err(ParamError { key: Some("weights".into()), message: "give at least one weight and one seed".into() });
+        typed_params::<SweepParams>(params).map(|_| ())
+    }
+    fn check_upstream(&self, _params: &toml::Table, upstream: &[Upstream]) -> Result<(), ParamError> {
+        if upstream.iter().any(|u| u.kind == "train") {
+            return Ok(());
         }
-        if p.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(ParamError { key: Some("weights".into()), message: "weights must be finite and >= 0".into() });
-        }
-        super::train::TrainKind.check_params(&train_table(&p, p.weights[0], p.seeds[0])).map_err(in_train)
+        Err(ParamError { key: None, message: "depends on no train stage: give it depends_on = [\"<a train matrix>\"]".into() })
     }
     fn param_help(&self) -> String {
-        "weights (list of center-loss weights), seeds (list), train (a table of train-stage parameters)".into()
-    }
-    fn estimate_seconds(&self, params: &toml::Table, upstream: &[&toml::Table], threads: usize) -> f64 {
-        let Ok(p) = typed_params::<SweepParams>(params) else { return 0.0 };
-        let one = super::train::TrainKind.estimate_seconds(&p.train, upstream, threads);
-        one * (p.weights.len() * p.seeds.len()) as f64
+        "none: it summarises the train stages it depends on (a matrix over center_weight and seed)".into()
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let p: SweepParams = ctx.params()?;
-        let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
-        let device = Device::flex();
-        let bar = |len: u64, what: &str| ctx.bar(len, what);
-        let log = |line: String| ctx.log(line);
-        let report = Reporter { bar: &bar, log: &log };
         let mut runs = Vec::new();
-        for &weight in &p.weights {
-            for &seed in &p.seeds {
-                let tp: TrainParams = typed_params(&train_table(&p, weight, seed)).map_err(|e| {
-                    let e = in_train(e);
-                    anyhow::anyhow!("{}: {}", e.key.unwrap_or_default(), e.message)
-                })?;
-                ctx.log(format!("w = {weight}, seed {seed}"));
-                let dir = ctx.checkpoint_dir.join(format!("w{weight}-seed{seed}"));
-                let trained = training::train(&tp.settings(), &dataset.train, &dataset.test, &device, &dir, &report)
-                    .with_context(|| format!("run w = {weight}, seed {seed}"))?;
-                let ratio = feature_distance_ratio(&trained.model, &dataset.test, tp.eval_batch_size, &device);
-                runs.push(SweepRun {
-                    weight,
-                    seed,
-                    test_accuracy: trained.test_accuracy,
-                    test_loss: trained.test_loss,
-                    feature_ratio: ratio,
-                    epochs: trained.history.len(),
-                });
-            }
+        let mut sizes = (0, 0);
+        for (dep, outputs) in &ctx.inputs {
+            let Some(path) = outputs.get(METRICS) else { continue };
+            let m: TrainMetrics = serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("{dep}/{METRICS}"))?;
+            sizes = (m.train_images, m.test_images);
+            runs.push(SweepRun {
+                weight: m.center_weight.unwrap_or(0.0),
+                seed: m.seed,
+                test_accuracy: m.test_accuracy,
+                test_loss: m.test_loss,
+                feature_ratio: m.feature_distance_ratio,
+                epochs: m.epochs_run,
+            });
         }
-        let points = summarise(&p.weights, &runs);
-        let file =
-            SweepFile { verdict: verdict(&points), points, runs, train_images: dataset.train.len(), test_images: dataset.test.len() };
+        runs.sort_by(|a, b| a.weight.total_cmp(&b.weight).then(a.seed.cmp(&b.seed)));
+        let mut weights: Vec<f64> = runs.iter().map(|r| r.weight).collect();
+        weights.dedup();
+        let points = summarise(&weights, &runs);
+        let file = SweepFile { verdict: verdict(&points), points, runs, train_images: sizes.0, test_images: sizes.1 };
         ctx.log(&file.verdict);
         std::fs::write(ctx.out_dir.join(SWEEP), serde_json::to_vec_pretty(&file)?)?;
         Ok(())

@@ -174,13 +174,22 @@ impl TrainParams {
     }
 }
 
-/// Throughput assumed for estimates: images/s on 2 threads with the
-/// model's own kernels (`repro bench train`: 300 training, 1,000 inference;
-/// the ci build: 2,000 images and their evaluation in about 7 s an epoch).
-const TRAIN_IMAGES_PER_SECOND: f64 = 270.0;
-const EVAL_IMAGES_PER_SECOND: f64 = 750.0;
+/// Throughput assumed for estimates, (training, inference) images/s on 2
+/// threads, by compute path: measured with `repro bench train` on the
+/// AVX-512 kernels (300 / 1,000) and on the portable path of an AMD EPYC
+/// (117 / 378); the Vulkan figures are rough guesses, a GPU's and llvmpipe's.
+fn images_per_second(path: &std::collections::BTreeMap<String, String>) -> (f64, f64) {
+    match (path.get("backend").map(String::as_str), path.get("conv").map(String::as_str)) {
+        (Some("vulkan"), _) if path.get("device").is_some_and(|d| d.contains("llvmpipe")) => (20.0, 60.0),
+        (Some("vulkan"), _) => (15_000.0, 40_000.0),
+        (_, Some("im2col-gemm")) => (110.0, 350.0),
+        _ => (270.0, 750.0),
+    }
+}
 
-pub struct TrainKind;
+pub struct TrainKind {
+    pub compute: std::sync::Arc<crate::compute::Compute>,
+}
 
 impl StageKind for TrainKind {
     fn name(&self) -> &'static str {
@@ -193,7 +202,7 @@ impl StageKind for TrainKind {
         &["label"]
     }
     fn compute_path(&self) -> std::collections::BTreeMap<String, String> {
-        crate::kernels::cpu::compute_path()
+        self.compute.path()
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         let p: TrainParams = typed_params(params)?;
@@ -228,13 +237,15 @@ impl StageKind for TrainKind {
         let Ok(p) = typed_params::<TrainParams>(params) else { return 0.0 };
         let size = |key: &str, full: i64| upstream.iter().find_map(|u| u.get(key).and_then(|v| v.as_integer())).unwrap_or(full) as f64;
         let scale = 2.0 / threads.max(1) as f64;
-        let epoch = size("train_size", 50_000) / TRAIN_IMAGES_PER_SECOND + size("test_size", 10_000) / EVAL_IMAGES_PER_SECOND;
+        let (train_rate, eval_rate) = images_per_second(&self.compute.path());
+        let scale = if self.compute.kind == crate::compute::BackendKind::Flex { scale } else { 1.0 };
+        let epoch = size("train_size", 50_000) / train_rate + size("test_size", 10_000) / eval_rate;
         p.epochs as f64 * epoch * scale
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let p: TrainParams = ctx.params()?;
         let dataset = dataset::read(&ctx.inputs, &ctx.stage)?;
-        let device = Device::flex();
+        let device = self.compute.device();
         let bar = |len: u64, what: &str| ctx.bar(len, what);
         let log = |line: String| ctx.log(line);
         let report = Reporter { bar: &bar, log: &log };
@@ -255,6 +266,7 @@ impl StageKind for TrainKind {
             test_images: dataset.test.len(),
             feature_distance_ratio: feature_distance_ratio(&trained.model, &dataset.test, p.eval_batch_size, &device),
             center_weight: p.center_weight,
+            seed: p.seed,
         };
         if let Some(centers) = &trained.centers {
             std::fs::write(ctx.out_dir.join(train::CENTERS), serde_json::to_vec(centers)?)?;

@@ -73,9 +73,20 @@ pub fn evaluate(model: &Cnn, split: &Split, batch_size: usize, device: &Device) 
 /// from the run seed alone, so nothing drawn later (dropout, the center
 /// initialisation) can shift them; and its initial centers, if any.
 fn fresh_start(settings: &TrainSettings, train: &Split, device: &Device, train_device: &Device, report: &Reporter) -> Checkpoint {
-    train_device.seed(settings.seed);
-    let model = Cnn::new(&settings.model, train_device);
-    model.visit(&mut Materialize);
+    // Initialised on flex whatever the backend, then forked to the training
+    // device, so every backend starts from the same weights.
+    let rng_device = crate::compute::rng_device();
+    let mut model = {
+        // flex's RNG is one per process: concurrent stages take turns.
+        let _turn = crate::compute::RNG_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        rng_device.seed(settings.seed);
+        let model = Cnn::new(&settings.model, &rng_device.clone().autodiff());
+        model.visit(&mut Materialize);
+        model
+    };
+    if !crate::compute::on_flex(train_device) {
+        model = model.fork(train_device);
+    }
     let centers = settings.center.as_ref().map(|cs| {
         let rows = initial_centers(&model.valid(), train, cs, derive_seed(settings.seed, 0, 4), settings.eval_batch_size, device);
         (report.log)(format!("class centers initialised by K-means on {} training images", cs.init_sample.min(train.len())));
@@ -126,7 +137,7 @@ pub fn train(
         }
         let started = Instant::now();
         let lr = learning_rate(settings.lr, &settings.lr_schedule, epoch);
-        train_device.seed(derive_seed(settings.seed, epoch, 1));
+        crate::kernels::dropout::seed_stream(derive_seed(settings.seed, epoch, 1));
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, epoch, 2)));
         let mut aug_rng = ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, epoch, 3));

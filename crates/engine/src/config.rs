@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// A parameter table as written: each value keeps its position.
-type RawParams = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+pub(crate) type RawParams = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +22,37 @@ struct RawPipeline {
     #[serde(default)]
     profiles: BTreeMap<Spanned<String>, RawProfile>,
     remote: Option<RemoteSettings>,
+    /// `[resources.KIND]`: what a cluster job of that kind asks for.
+    #[serde(default)]
+    resources: BTreeMap<String, Resources>,
+}
+
+/// What one stage's cluster job asks the scheduler for (`--executor
+/// slurm`); a stage's own `resources` win over its kind's, key by key.
+#[derive(serde::Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// CPU cores; the job runs repro with as many threads.
+    pub cpus: Option<u32>,
+    /// Memory, as Slurm writes it: `4G`, `500M`.
+    pub memory: Option<String>,
+    pub gpus: Option<u32>,
+    /// Time limit, as Slurm writes it: `30`, `2:00:00`, `1-00:00:00`.
+    pub time: Option<String>,
+    pub partition: Option<String>,
+}
+
+impl Resources {
+    /// `self`, with `base`'s value where `self` has none.
+    pub fn over(&self, base: &Resources) -> Resources {
+        Resources {
+            cpus: self.cpus.or(base.cpus),
+            memory: self.memory.clone().or_else(|| base.memory.clone()),
+            gpus: self.gpus.or(base.gpus),
+            time: self.time.clone().or_else(|| base.time.clone()),
+            partition: self.partition.clone().or_else(|| base.partition.clone()),
+        }
+    }
 }
 
 /// `[remote]`: the remote cache builds consult and `push` / `pull` use
@@ -60,6 +91,9 @@ struct RawStage {
     export: Option<String>,
     /// `false`: cheap to rebuild, so `push` leaves its outputs out.
     push: Option<bool>,
+    /// `{ key = [values] }`: one stage per combination (see `matrix`).
+    matrix: Option<RawParams>,
+    resources: Option<Resources>,
 }
 
 #[derive(serde::Deserialize)]
@@ -98,6 +132,12 @@ pub struct StageDecl {
     /// keys can be computed elsewhere).
     pub push: bool,
     pub span: Range<usize>,
+    /// For a member of a stage matrix: the matrix's name
+    /// (`train_center` for `train_center@seed=1`) and its values, which
+    /// win over every other layer of parameters.
+    pub matrix: Option<(String, Params)>,
+    /// Its cluster job's own resources (over its kind's `[resources.KIND]`).
+    pub resources: Resources,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -121,6 +161,7 @@ pub struct Pipeline {
     pub stages: Vec<StageDecl>,
     pub profiles: BTreeMap<String, Profile>,
     pub remote: Option<RemoteSettings>,
+    pub resources: BTreeMap<String, Resources>,
     source: String,
 }
 
@@ -153,13 +194,13 @@ pub struct Resolved {
     pub spans: BTreeMap<String, Range<usize>>,
 }
 
-struct Located<'a> {
+pub(crate) struct Located<'a> {
     file: &'a Path,
     source: &'a str,
 }
 
 impl Located<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
         let (line, column) = line_column(self.source, span.start);
         ConfigError { file: self.file.to_path_buf(), line, column, message: message.into(), hint: hint.into() }
     }
@@ -212,7 +253,9 @@ impl Pipeline {
         })?;
         let mut stages: Vec<StageDecl> = Vec::new();
         for (name, stage) in raw.stages {
-            stages.push(StageDecl {
+            check_kind(&at, kinds, &stage.kind)?;
+            let matrix = stage.matrix.clone();
+            let decl = StageDecl {
                 span: name.span(),
                 name: name.into_inner(),
                 kind: stage.kind.get_ref().clone(),
@@ -222,11 +265,19 @@ impl Pipeline {
                 description: stage.description,
                 export: stage.export,
                 push: stage.push.unwrap_or(true),
-            });
-            check_kind(&at, kinds, &stage.kind)?;
+                matrix: None,
+                resources: stage.resources.clone().unwrap_or_default(),
+            };
+            match matrix {
+                Some(axes) => stages.extend(crate::matrix::expand(&at, decl, axes)?),
+                None => stages.push(decl),
+            }
         }
         stages.sort_by_key(|s| s.span.start);
-        let names: BTreeSet<String> = stages.iter().map(|s| s.name.clone()).collect();
+        crate::matrix::check_unique(&at, &stages)?;
+        crate::matrix::expand_dependencies(&mut stages);
+        let mut names: BTreeSet<String> = stages.iter().map(|s| s.name.clone()).collect();
+        names.extend(stages.iter().filter_map(|s| s.matrix.as_ref().map(|(base, _)| base.clone())));
         let mut profiles = BTreeMap::new();
         for (name, profile) in raw.profiles {
             check_profile_targets(&at, kinds, &names, &profile)?;
@@ -262,9 +313,10 @@ impl Pipeline {
             stages,
             profiles,
             remote: raw.remote,
+            resources: raw.resources,
             source,
         };
-        pipeline.check_dependencies(&names)?;
+        pipeline.check_dependencies(&names.iter().filter(|n| pipeline.stage(n).is_some()).cloned().collect())?;
         pipeline.check_cycles()?;
         pipeline.check_params(kinds)?;
         Ok(pipeline)
@@ -352,6 +404,11 @@ impl Pipeline {
         kinds.get(&stage.kind).expect("kinds checked at parse").check_upstream(params, &upstream)
     }
 
+    /// What `stage`'s cluster job asks for: its own, then its kind's.
+    pub fn resources_of(&self, stage: &StageDecl) -> Resources {
+        stage.resources.over(&self.resources.get(&stage.kind).cloned().unwrap_or_default())
+    }
+
     pub fn stage(&self, name: &str) -> Option<&StageDecl> {
         self.stages.iter().find(|s| s.name == name)
     }
@@ -364,7 +421,8 @@ impl Pipeline {
     }
 
     /// Effective parameters: kind defaults < stage params < profile kind
-    /// defaults < profile stage params.
+    /// defaults < profile stage params (a matrix's, then its member's) <
+    /// matrix values.
     pub fn resolve_params(&self, stage: &StageDecl, profile: Option<&str>) -> Resolved {
         let mut resolved = Resolved { table: toml::Table::new(), spans: BTreeMap::new() };
         let mut layer = |params: Option<&Params>| {
@@ -375,10 +433,13 @@ impl Pipeline {
         };
         layer(self.defaults.get(&stage.kind));
         layer(Some(&stage.params));
+        let base = stage.matrix.as_ref().map(|(base, _)| base);
         if let Some(p) = profile.and_then(|p| self.profiles.get(p)) {
             layer(p.defaults.get(&stage.kind));
+            layer(base.and_then(|b| p.stages.get(b)));
             layer(p.stages.get(&stage.name));
         }
+        layer(stage.matrix.as_ref().map(|(_, values)| values));
         resolved
     }
 }

@@ -45,7 +45,7 @@ pub struct Environment {
     pub compute: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct BuildRecord {
     pub profile: String,
     pub stages: BTreeMap<String, StageRecord>,

@@ -44,6 +44,10 @@ pub struct BuildOptions {
     /// Stages that must not run: fresh, or restored from the run cache or
     /// the remote; otherwise the build fails before running anything.
     pub restore_only: BTreeSet<String>,
+    /// Stages run at once (at least 1), sharing the threads.
+    pub jobs: usize,
+    /// Run the stages as Slurm jobs instead of here.
+    pub slurm: Option<crate::slurm::SlurmExecutor>,
 }
 
 /// A stage's state before a build.
@@ -136,7 +140,7 @@ impl Engine<'_> {
         table
     }
 
-    fn plan(&self, store: &Store, name: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>) -> anyhow::Result<Planned> {
+    pub(crate) fn plan(&self, store: &Store, name: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>) -> anyhow::Result<Planned> {
         let stage = self.pipeline.stage(name).expect("stage names are checked");
         let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
         let table = self.params_of(name);
@@ -221,7 +225,7 @@ impl Engine<'_> {
     }
 
     /// Why a stage is stale; empty when fresh.
-    fn reasons(&self, store: &Store, name: &str, old: Option<&StageRecord>, plan: &Planned) -> Vec<String> {
+    pub(crate) fn reasons(&self, store: &Store, name: &str, old: Option<&StageRecord>, plan: &Planned) -> Vec<String> {
         let Some(old) = old else { return vec!["never built".into()] };
         let mut reasons = Vec::new();
         if old.fingerprint != plan.fingerprint {
@@ -329,8 +333,8 @@ impl Engine<'_> {
         Ok(outcomes(self.survey(store, &record, targets, force)?))
     }
 
-    /// Brings the targets up to date. Stages run in order; the record is
-    /// saved after each, so an interrupted build keeps finished stages.
+    /// Brings the targets up to date, `options.jobs` stages at a time (see
+    /// `schedule`); the record is saved after each stage.
     pub fn build(&self, options: &BuildOptions) -> anyhow::Result<Vec<StageOutcome>> {
         self.check_remote()?;
         let store = self.open_store()?;
@@ -348,41 +352,11 @@ impl Engine<'_> {
         let mut record = BuildRecord::load(store.root(), &self.profile)?;
         record.profile = self.profile.clone();
         let order = self.stages_for(&options.targets)?;
-        let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut result = Vec::new();
-        let mut planned: BTreeMap<String, Planned> = surveyed.into_iter().map(|s| (s.name, s.plan)).collect();
-        for name in &order {
-            let plan = self.replan(&store, name, planned.remove(name), &outputs)?;
-            let mut reasons = self.reasons(&store, name, record.stages.get(name), &plan);
-            if force.contains(name) {
-                reasons.insert(0, "forced".into());
-            }
-            let (state, ran) = if reasons.is_empty() {
-                self.reporter.event(Event::Fresh { stage: name.clone() });
-                (State::Fresh, false)
-            } else if let Some(cached) = (!force.contains(name)).then(|| self.restore(&store, &plan)).flatten() {
-                self.reporter.event(Event::Restored { stage: name.clone(), reasons: reasons.clone() });
-                record.stages.insert(name.clone(), cached);
-                (State::Cached, false)
-            } else if let Some(pulled) = (!force.contains(name)).then(|| self.pull_stage(&store, name, &plan)).flatten() {
-                let url = pulled_url(&self.remote);
-                record.stages.insert(name.clone(), pulled);
-                (State::Remote(url), false)
-            } else {
-                self.reporter.event(Event::Running { stage: name.clone(), reasons: reasons.clone() });
-                if force.contains(name) {
-                    // Forced means from scratch: no resuming a checkpoint.
-                    let _ = std::fs::remove_dir_all(store.checkpoint_dir(name, &plan.fingerprint));
-                }
-                let done = self.run_stage(&store, name, &plan, &record).with_context(|| format!("stage `{name}` failed"))?;
-                record.stages.insert(name.clone(), done);
-                (State::Stale(reasons), true)
-            };
-            record.save(store.root())?;
-            let built = &record.stages[name];
-            outputs.insert(name.clone(), built.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
-            result.push(StageOutcome { stage: name.clone(), state, ran });
-        }
+        let planned: BTreeMap<String, Planned> = surveyed.into_iter().map(|s| (s.name, s.plan)).collect();
+        let result = match &options.slurm {
+            Some(slurm) => self.run_on_slurm(&store, &mut record, &order, &force, slurm)?,
+            None => self.run_stages(&store, &mut record, &order, planned, &force, options.jobs)?,
+        };
         self.export(&store, &record, &order)?;
         store.digests().save()?;
         Ok(result)
@@ -413,7 +387,7 @@ impl Engine<'_> {
 
     /// Fetches `plan`'s run from the remote, if it has it; on a failure
     /// (say a corrupt object) the stage is reported and will run instead.
-    fn pull_stage(&self, store: &Store, name: &str, plan: &Planned) -> Option<StageRecord> {
+    pub(crate) fn pull_stage(&self, store: &Store, name: &str, plan: &Planned) -> Option<StageRecord> {
         let stage = self.pipeline.stage(name).expect("known stage");
         let (url, remote) = (self.pullable(stage)?, self.remote.as_ref()?);
         let fetched = remote::remote_run(remote.as_ref(), &plan.fingerprint)
@@ -432,14 +406,14 @@ impl Engine<'_> {
         }
     }
 
-    fn restore(&self, store: &Store, plan: &Planned) -> Option<StageRecord> {
+    pub(crate) fn restore(&self, store: &Store, plan: &Planned) -> Option<StageRecord> {
         let cached = record::cached_run(store.root(), &plan.fingerprint)?;
         cached.outputs.values().all(|o| store.verify(o)).then_some(cached)
     }
 
     /// The plan made by the survey, unless an upstream stage's outputs
     /// have changed since (it reran): then the stage is planned again.
-    fn replan(
+    pub(crate) fn replan(
         &self,
         store: &Store,
         name: &str,
@@ -484,7 +458,14 @@ impl Engine<'_> {
         }
     }
 
-    fn run_stage(&self, store: &Store, name: &str, plan: &Planned, record: &BuildRecord) -> anyhow::Result<StageRecord> {
+    pub(crate) fn run_stage(
+        &self,
+        store: &Store,
+        name: &str,
+        plan: &Planned,
+        record: &BuildRecord,
+        threads: usize,
+    ) -> anyhow::Result<StageRecord> {
         let stage = self.pipeline.stage(name).expect("known stage");
         let kind = self.kinds.get(&stage.kind).expect("known kind");
         let started = Instant::now();
@@ -518,7 +499,7 @@ impl Engine<'_> {
             out_dir: store.scratch_dir(name)?,
             checkpoint_dir: store.checkpoint_dir(name, &plan.fingerprint),
             downloads_dir: store.downloads_dir(),
-            threads: self.threads,
+            threads,
             reporter: self.reporter.clone(),
             measurements: Default::default(),
         };
@@ -597,10 +578,6 @@ impl Engine<'_> {
         }
         Ok(removed)
     }
-}
-
-fn pulled_url(remote: &Option<Arc<dyn RemoteCache>>) -> String {
-    remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default()
 }
 
 /// `42 ms`, `3.1 s`, `12 min`, `5 h 20 min`, `2 d 3 h`.

@@ -28,6 +28,9 @@ pub trait Conv3x3Backend: Backend {
 /// ReLU when `relu` (one pass less each way than a separate ReLU),
 /// differentiable in all three tensors.
 pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, relu: bool) -> Tensor<4> {
+    if !crate::compute::on_flex(&x.device()) {
+        return super::generic::conv3x3(x, weight, bias, relu);
+    }
     Tensor::from_dispatch(<Dispatch as Conv3x3Backend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), relu))
 }
 

@@ -2,8 +2,9 @@
 //! element at a time through a sampler (18 ms for the model's first
 //! dropout at batch 64) and records two multiplications; here the mask is
 //! a hash of (seed, element index), computed in parallel and recomputed in
-//! the backward step instead of stored. The seed comes from burn's device
-//! RNG, so a run stays determined by `Device::seed`.
+//! the backward step instead of stored. Each call's seed comes from the
+//! calling thread's seed stream (`seed_stream`), so concurrent trainings in
+//! one process do not draw from each other's, and every backend draws alike.
 
 //!
 //! `op` is the burn-facing op, `avx512` and `portable` the mask kernels,
@@ -11,6 +12,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod generic;
 pub mod op;
 mod portable;
 
@@ -20,6 +22,29 @@ use crate::kernels::cpu::Avx512Dq;
 use crate::kernels::flex_values::filled;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+
+thread_local! {
+    static SEEDS: std::cell::RefCell<burn_std::rand::StdRng> = std::cell::RefCell::new(stream(0));
+}
+
+fn stream(seed: u64) -> burn_std::rand::StdRng {
+    burn_std::rand::SeedableRng::seed_from_u64(seed)
+}
+
+/// Restarts this thread's dropout seeds from `seed` (a training does, each epoch).
+pub fn seed_stream(seed: u64) {
+    SEEDS.with(|s| *s.borrow_mut() = stream(seed));
+}
+
+/// The next dropout seed of this thread: two f32 uniform draws, the ones
+/// burn-flex's `Tensor::random([2], Default)` made from a device seeded
+/// alike (so the change from the device RNG kept every result).
+pub fn next_seed() -> u64 {
+    use burn::tensor::{Distribution, TensorData};
+    let bits = SEEDS.with(|s| TensorData::random::<f32, _, _>([2], Distribution::Default, &mut *s.borrow_mut()));
+    let bits = bits.try_to_vec::<f32>().expect("f32 random values");
+    (bits[0].to_bits() as u64) << 32 | bits[1].to_bits() as u64
+}
 
 /// Whether element `index` is dropped: SplitMix64 of (seed, index), its top
 /// 24 bits as a uniform number in [0, 1) compared with `prob`.

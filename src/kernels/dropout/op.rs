@@ -11,7 +11,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::Dropout;
-use burn::tensor::{Distribution, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 
 #[backend_extension(Flex, Autodiff)]
@@ -28,8 +28,10 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
         return x;
     }
-    let bits = Tensor::<1>::random([2], Distribution::Default, &device).into_data().try_to_vec::<f32>().expect("f32 random values");
-    let seed = (bits[0].to_bits() as u64) << 32 | bits[1].to_bits() as u64;
+    let seed = super::next_seed();
+    if !crate::compute::on_flex(&device) {
+        return super::generic::dropout(x, layer.prob, seed);
+    }
     Tensor::from_dispatch(<Dispatch as DropoutBackend>::dropout(x.into_dispatch(), layer.prob, seed))
 }
 

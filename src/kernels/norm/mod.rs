@@ -9,6 +9,7 @@
 //! `op` holds the burn-facing ops and `portable` their kernels; there is no
 //! AVX-512 kernel, since the portable loops already vectorise.
 
+pub mod generic;
 pub mod op;
 mod portable;
 

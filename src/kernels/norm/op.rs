@@ -46,6 +46,9 @@ pub trait BatchNormEvalBackend: Backend {
 /// Inference-mode batch normalisation with given (running) statistics; the
 /// same values as burn's `batch_norm`, which takes four passes over x.
 pub fn batch_norm_eval(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, mean: Tensor<1>, variance: Tensor<1>, epsilon: f64) -> Tensor<4> {
+    if !crate::compute::on_flex(&x.device()) {
+        return super::generic::batch_norm_eval(x, gamma, beta, mean, variance, epsilon);
+    }
     let [x, gamma, beta, mean, variance] =
         [x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), mean.into_dispatch(), variance.into_dispatch()];
     Tensor::from_dispatch(<Dispatch as BatchNormEvalBackend>::batch_norm_eval(x, gamma, beta, mean, variance, epsilon))
@@ -80,6 +83,9 @@ impl<C: CheckpointStrategy> BatchNormEvalBackend for Autodiff<Flex, C> {
 
 /// Training-mode batch normalisation: (output, batch mean, batch variance).
 pub fn batch_norm_train(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    if !crate::compute::on_flex(&x.device()) {
+        return super::generic::batch_norm_train(x, gamma, beta, epsilon);
+    }
     let r = <Dispatch as BatchNormBackend>::batch_norm_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon);
     (Tensor::from_dispatch(r.output), Tensor::from_dispatch(r.mean), Tensor::from_dispatch(r.variance))
 }

@@ -10,6 +10,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod generic;
 pub mod op;
 mod portable;
 

@@ -22,6 +22,9 @@ pub trait MaxPool2x2Backend: Backend {
 /// 2x2 max-pooling with stride 2; the gradient goes to the first maximum
 /// of each window (row-major), as in PyTorch.
 pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    if !crate::compute::on_flex(&x.device()) {
+        return super::generic::max_pool2x2(x);
+    }
     Tensor::from_dispatch(<Dispatch as MaxPool2x2Backend>::max_pool2x2(x.into_dispatch()))
 }
 

@@ -97,3 +97,18 @@ fn the_sweep_and_the_reference_are_matrices() {
         }
     }
 }
+
+#[test]
+fn cluster_resources_come_from_the_kind_then_the_stage() {
+    let text = format!("{SWEEP}\n[resources.train]\ncpus = 2\ntime = \"1:00:00\"\n");
+    let text = text.replace("[stages.sweep]\n", "[stages.sweep]\nresources = { cpus = 1, memory = \"1G\" }\n");
+    let p = parse(&text).unwrap();
+    let member = p.resources_of(p.stage("train_center@seed=0,center_weight=0.0").unwrap());
+    assert_eq!((member.cpus, member.time.as_deref(), member.memory), (Some(2), Some("1:00:00"), None));
+    let sweep = p.resources_of(p.stage("sweep").unwrap());
+    assert_eq!((sweep.cpus, sweep.memory.as_deref()), (Some(1), Some("1G")));
+    let unknown = parse(&format!("{SWEEP}\n[resources.trian]\ncpus = 1\n")).unwrap_err();
+    assert!(unknown.contains("unknown stage kind `trian`"), "{unknown}");
+    let bad = parse(&format!("{SWEEP}\n[resources.train]\ncpu = 1\n")).unwrap_err();
+    assert!(bad.contains("unknown field `cpu`"), "{bad}");
+}

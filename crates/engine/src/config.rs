@@ -24,7 +24,7 @@ struct RawPipeline {
     remote: Option<RemoteSettings>,
     /// `[resources.KIND]`: what a cluster job of that kind asks for.
     #[serde(default)]
-    resources: BTreeMap<String, Resources>,
+    resources: BTreeMap<Spanned<String>, Resources>,
 }
 
 /// What one stage's cluster job asks the scheduler for (`--executor
@@ -289,7 +289,7 @@ impl Pipeline {
             };
             profiles.insert(name.into_inner(), p);
         }
-        for (kind, _) in raw.defaults.iter() {
+        for kind in raw.defaults.keys().chain(raw.resources.keys()) {
             check_kind(&at, kinds, kind)?;
         }
         let default_profile = match raw.pipeline.default_profile {
@@ -313,7 +313,7 @@ impl Pipeline {
             stages,
             profiles,
             remote: raw.remote,
-            resources: raw.resources,
+            resources: raw.resources.into_iter().map(|(k, v)| (k.into_inner(), v)).collect(),
             source,
         };
         pipeline.check_dependencies(&names.iter().filter(|n| pipeline.stage(n).is_some()).cloned().collect())?;

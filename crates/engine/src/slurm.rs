@@ -52,6 +52,14 @@ pub fn check_installed() -> anyhow::Result<()> {
     }
 }
 
+/// A stage to submit: why it is stale, and its fingerprint when its
+/// upstream was settled before submission.
+struct ToSubmit {
+    stage: String,
+    reasons: Vec<String>,
+    fingerprint: Option<String>,
+}
+
 /// A submitted stage.
 struct Submitted {
     stage: String,
@@ -79,8 +87,22 @@ impl Engine<'_> {
         let (mut outcomes, to_submit) = self.resolve_here(store, record, order, force)?;
         record.save(store.root())?;
         let mut jobs: Vec<Submitted> = Vec::new();
-        for (name, reasons) in to_submit {
-            match self.submit(store, &name, force.contains(&name), &build_dir, &jobs, slurm) {
+        for (i, entry) in to_submit.iter().enumerate() {
+            // A stage of the same computation as an earlier one waits for
+            // it, then restores its run instead of running it again.
+            let same: Vec<&str> = to_submit[..i]
+                .iter()
+                .filter(|e| e.fingerprint.is_some() && e.fingerprint == entry.fingerprint)
+                .map(|e| e.stage.as_str())
+                .collect();
+            let (name, reasons) = (entry.stage.clone(), entry.reasons.clone());
+            let stage = self.pipeline.stage(&name).expect("known stage");
+            let after: Vec<String> = jobs
+                .iter()
+                .filter(|j| stage.depends_on.contains(&j.stage) || same.contains(&j.stage.as_str()))
+                .map(|j| j.job_id.clone())
+                .collect();
+            match self.submit(store, &name, force.contains(&name), &build_dir, &after, slurm) {
                 Ok((job_id, log)) => {
                     self.say(&name, format!("submitted as Slurm job {job_id} (log {})", log.display()));
                     jobs.push(Submitted { stage: name, job_id, log, state: "SUBMITTED".into(), reasons, since: clock });
@@ -104,21 +126,20 @@ impl Engine<'_> {
 
     /// Resolves here the stages whose upstream is settled and that need no
     /// run; returns those outcomes and the stages to submit, in order.
-    #[allow(clippy::type_complexity)]
     fn resolve_here(
         &self,
         store: &Store,
         record: &mut BuildRecord,
         order: &[String],
         force: &BTreeSet<String>,
-    ) -> anyhow::Result<(Vec<StageOutcome>, Vec<(String, Vec<String>)>)> {
+    ) -> anyhow::Result<(Vec<StageOutcome>, Vec<ToSubmit>)> {
         let mut outcomes = Vec::new();
-        let mut submit: Vec<(String, Vec<String>)> = Vec::new();
+        let mut submit: Vec<ToSubmit> = Vec::new();
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for name in order {
             let stage = self.pipeline.stage(name).expect("known stage");
-            if stage.depends_on.iter().any(|d| submit.iter().any(|(s, _)| s == d)) {
-                submit.push((name.clone(), vec!["an upstream stage runs first".into()]));
+            if stage.depends_on.iter().any(|d| submit.iter().any(|s| &s.stage == d)) {
+                submit.push(ToSubmit { stage: name.clone(), reasons: vec!["an upstream stage runs first".into()], fingerprint: None });
                 continue;
             }
             let plan = self.replan(store, name, None, &outputs)?;
@@ -138,7 +159,7 @@ impl Engine<'_> {
                 record.stages.insert(name.clone(), pulled);
                 State::Remote(self.remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default())
             } else {
-                submit.push((name.clone(), reasons));
+                submit.push(ToSubmit { stage: name.clone(), reasons, fingerprint: Some(plan.fingerprint.clone()) });
                 continue;
             };
             let built = &record.stages[name];
@@ -148,14 +169,15 @@ impl Engine<'_> {
         Ok((outcomes, submit))
     }
 
-    /// `sbatch` for one stage; its upstream stages' jobs must succeed first.
+    /// `sbatch` for one stage; the jobs `after` (its upstream stages', and
+    /// one of the same computation) must succeed first.
     fn submit(
         &self,
         store: &Store,
         name: &str,
         forced: bool,
         build_dir: &Path,
-        jobs: &[Submitted],
+        after: &[String],
         slurm: &SlurmExecutor,
     ) -> anyhow::Result<(String, PathBuf)> {
         let stage = self.pipeline.stage(name).expect("known stage");
@@ -168,9 +190,8 @@ impl Engine<'_> {
         sbatch.args(["--parsable", "--kill-on-invalid-dep=yes", "--job-name", &format!("repro:{}:{name}", self.profile)]);
         sbatch.arg("--output").arg(&log_pattern).arg("--chdir").arg(&self.pipeline.root);
         sbatch.args(resource_args(&resources, threads));
-        let upstream: Vec<&str> = jobs.iter().filter(|j| stage.depends_on.contains(&j.stage)).map(|j| j.job_id.as_str()).collect();
-        if !upstream.is_empty() {
-            sbatch.arg(format!("--dependency=afterok:{}", upstream.join(":")));
+        if !after.is_empty() {
+            sbatch.arg(format!("--dependency=afterok:{}", after.join(":")));
         }
         let argv = (slurm.command)(name, threads, forced, build_dir);
         sbatch.arg("--wrap").arg(shell_words(&argv));

@@ -143,7 +143,10 @@ fn a_kind_names_its_stages_on_the_command_line() {
     assert!(plan.contains("train_a ") && plan.contains("train_center ") && plan.contains("gradcam "), "{plan}");
     let out = repro(p.path(), &["run", "stage", "tnse", "--profile", "smoke", "--dry-run"]);
     let err = stderr(&out);
-    assert!(!out.status.success() && err.contains("unknown stage `tnse`") && err.contains("groups (every stage of a kind): "), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unknown stage `tnse`") && err.contains("groups (every stage of a kind or a matrix): "),
+        "{err}"
+    );
 }
 
 #[test]

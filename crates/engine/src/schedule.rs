@@ -115,21 +115,8 @@ impl Engine<'_> {
             return Ok(Start::Wait(plan));
         }
         let forced = force.contains(name);
-        let mut reasons = self.reasons(store, name, done.record.stages.get(name), &plan);
-        if forced {
-            reasons.insert(0, "forced".into());
-        }
-        let state = if reasons.is_empty() {
-            self.reporter.event(Event::Fresh { stage: name.to_string() });
-            State::Fresh
-        } else if let Some(cached) = (!forced).then(|| self.restore(store, &plan)).flatten() {
-            self.reporter.event(Event::Restored { stage: name.to_string(), reasons });
-            done.record.stages.insert(name.to_string(), cached);
-            State::Cached
-        } else if let Some(pulled) = (!forced).then(|| self.pull_stage(store, name, &plan)).flatten() {
-            done.record.stages.insert(name.to_string(), pulled);
-            State::Remote(self.remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default())
-        } else {
+        let (reasons, settled) = self.settle(store, name, &plan, done.record, forced);
+        let Some(state) = settled else {
             self.reporter.event(Event::Running { stage: name.to_string(), reasons: reasons.clone() });
             if forced {
                 // Forced means from scratch: no resuming a checkpoint.
@@ -139,6 +126,37 @@ impl Engine<'_> {
         };
         self.finish(store, name, state, false, done)?;
         Ok(Start::Resolved)
+    }
+
+    /// Why `name` is stale ("forced" first when it is), and its state when
+    /// it is settled without running: fresh, restored from the run cache or
+    /// pulled from the remote (its entry then in `record`). None: it runs.
+    pub(crate) fn settle(
+        &self,
+        store: &Store,
+        name: &str,
+        plan: &Planned,
+        record: &mut BuildRecord,
+        forced: bool,
+    ) -> (Vec<String>, Option<State>) {
+        let mut reasons = self.reasons(store, name, record.stages.get(name), plan);
+        if forced {
+            reasons.insert(0, "forced".into());
+        }
+        let state = if reasons.is_empty() {
+            self.reporter.event(Event::Fresh { stage: name.to_string() });
+            Some(State::Fresh)
+        } else if let Some(cached) = (!forced).then(|| self.restore(store, plan)).flatten() {
+            self.reporter.event(Event::Restored { stage: name.to_string(), reasons: reasons.clone() });
+            record.stages.insert(name.to_string(), cached);
+            Some(State::Cached)
+        } else if let Some(pulled) = (!forced).then(|| self.pull_stage(store, name, plan)).flatten() {
+            record.stages.insert(name.to_string(), pulled);
+            Some(State::Remote(self.remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default()))
+        } else {
+            None
+        };
+        (reasons, state)
     }
 
     /// Runs a stage; a panic in it is its failure, not the build's end.

@@ -143,22 +143,8 @@ impl Engine<'_> {
                 continue;
             }
             let plan = self.replan(store, name, None, &outputs)?;
-            let mut reasons = self.reasons(store, name, record.stages.get(name), &plan);
-            let forced = force.contains(name);
-            if forced {
-                reasons.insert(0, "forced".into());
-            }
-            let state = if reasons.is_empty() {
-                self.reporter.event(Event::Fresh { stage: name.clone() });
-                State::Fresh
-            } else if let Some(cached) = (!forced).then(|| self.restore(store, &plan)).flatten() {
-                self.reporter.event(Event::Restored { stage: name.clone(), reasons });
-                record.stages.insert(name.clone(), cached);
-                State::Cached
-            } else if let Some(pulled) = (!forced).then(|| self.pull_stage(store, name, &plan)).flatten() {
-                record.stages.insert(name.clone(), pulled);
-                State::Remote(self.remote.as_ref().map(|r| r.url().to_string()).unwrap_or_default())
-            } else {
+            let (reasons, settled) = self.settle(store, name, &plan, record, force.contains(name));
+            let Some(state) = settled else {
                 submit.push(ToSubmit { stage: name.clone(), reasons, fingerprint: Some(plan.fingerprint.clone()) });
                 continue;
             };

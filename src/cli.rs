@@ -287,25 +287,49 @@ fn absolute(path: &str) -> anyhow::Result<String> {
 }
 
 fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &BuildArgs, targets: Vec<String>) -> anyhow::Result<()> {
+    build_partly(pipeline, kinds, threads, args, targets, false).map(|_| ())
+}
+
+/// A build; with `without_training`, train stages are only restored and
+/// the ones that cannot be are left unbuilt with what needs them
+/// (returned, and listed).
+fn build_partly(
+    pipeline: &Pipeline,
+    kinds: &KindRegistry,
+    threads: usize,
+    args: &BuildArgs,
+    targets: Vec<String>,
+    without_training: bool,
+) -> anyhow::Result<Vec<String>> {
     let started = Instant::now();
     let engine = engine(pipeline, kinds, threads, &args.selection)?;
+    let no_train = args.no_train || without_training;
     let options = BuildOptions {
         targets,
         force: args.force.iter().cloned().collect::<BTreeSet<_>>(),
         force_all: args.force_all,
         dry_run: args.dry_run,
         wait_for_lock: !args.no_wait,
-        restore_only: if args.no_train { stage_names(pipeline, &["train".to_string()])?.into_iter().collect() } else { BTreeSet::new() },
+        restore_only: if no_train { stage_names(pipeline, &["train".to_string()])?.into_iter().collect() } else { BTreeSet::new() },
+        skip_unrestorable: without_training,
         jobs: args.jobs.into(),
         slurm: crate::executor::slurm_for(args, &engine, pipeline)?,
     };
     for f in &options.force {
         anyhow::ensure!(pipeline.stage(f).is_some(), "--force {f}: no such stage");
     }
-    let outcomes = engine.build(&options)?;
+    let built = engine.build_partial(&options)?;
+    let (outcomes, skipped) = (built.outcomes, built.skipped);
     if args.dry_run {
         print_states(&outcomes);
-        return Ok(());
+    }
+    let unbuilt: Vec<String> = skipped.iter().map(|(name, _)| name.clone()).collect();
+    for (name, state) in &skipped {
+        let why = if options.restore_only.contains(name) { "its training is not published yet" } else { "it needs a stage not built" };
+        println!("{name:>12} not built: {why} ({state})");
+    }
+    if args.dry_run {
+        return Ok(unbuilt);
     }
     let ran = outcomes.iter().filter(|o| o.ran).count();
     let restored = outcomes.iter().filter(|o| matches!(o.state, State::Cached | State::Remote(_))).count();
@@ -315,7 +339,10 @@ fn build(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Build
         outcomes.len() - ran - restored,
         human_duration(started.elapsed().as_secs_f64())
     );
-    Ok(())
+    if !unbuilt.is_empty() {
+        println!("{} stage(s) not built (they need a training that is not published): {}", unbuilt.len(), unbuilt.join(", "));
+    }
+    Ok(unbuilt)
 }
 
 fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection, rehash: bool) -> anyhow::Result<()> {
@@ -392,10 +419,18 @@ fn tolerance(metric: &str) -> f64 {
 
 fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &BuildArgs, update: bool) -> anyhow::Result<()> {
     use repro_engine::verify;
-    build(pipeline, kinds, threads, args, Vec::new())?;
     let engine = engine(pipeline, kinds, threads, &args.selection)?;
+    let partial = pipeline.profiles.get(&engine.profile).is_some_and(|p| p.verify_without_training);
+    let unbuilt = build_partly(pipeline, kinds, threads, args, Vec::new(), partial)?;
     let store = repro_engine::store::Store::open(&pipeline.store_dir)?;
-    let now = verify::current_numbers(&store, &engine.profile)?;
+    let mut now = verify::current_numbers_except(&store, &engine.profile, &unbuilt)?;
+    if partial {
+        // The report (which writes numbers.json) needs every training; the
+        // built ones' numbers come from their metrics, as the report's would.
+        for (metric, value) in crate::trained_numbers::of_built_trainings(&engine, &store, &unbuilt)? {
+            now.entry(metric).or_insert(value);
+        }
+    }
     let compute = compute_used(&store, &engine.profile)?;
     let (path, published) = verify::record_for(pipeline, &engine.profile, &compute)?;
     if update {
@@ -453,13 +488,30 @@ fn push(
                 println!("{stage:width$}  not pushed: {state}; build it first");
                 continue;
             }
+            Pushed::Checkpoint(moved) => {
+                println!(
+                    "{stage:width$}  not built; its checkpoint: {} object(s), {:.1} MB, {} already there (a build elsewhere resumes from it)",
+                    moved.objects,
+                    moved.bytes as f64 / 1e6,
+                    moved.present
+                );
+                total.add(moved);
+                continue;
+            }
         };
         let what = if with_objects { "" } else { " (run entry only: push = false, cheap to rebuild)" };
         println!("{stage:width$}  {} object(s), {:.1} MB; {} already there{what}", moved.objects, moved.bytes as f64 / 1e6, moved.present);
         total.add(moved);
     }
     let verb = if dry_run { "would push" } else { "pushed" };
-    println!("{verb} {} object(s), {:.1} MB, and {} run entr(ies) to {url}", total.objects, total.bytes as f64 / 1e6, total.runs);
+    let checkpoints = pushed.iter().filter(|(_, p)| matches!(p, Pushed::Checkpoint(_))).count();
+    let unfinished = if checkpoints > 0 { format!(" and {checkpoints} checkpoint(s) of unfinished stages") } else { String::new() };
+    println!(
+        "{verb} {} object(s), {:.1} MB, and {} run entr(ies){unfinished} to {url}",
+        total.objects,
+        total.bytes as f64 / 1e6,
+        total.runs
+    );
     Ok(())
 }
 
@@ -475,6 +527,14 @@ fn pull(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &S
             Pulled::Fetched(moved) => {
                 total.add(moved);
                 format!("pulled {} object(s), {:.1} MB, verified", moved.objects, moved.bytes as f64 / 1e6)
+            }
+            Pulled::Checkpoint(moved) => {
+                total.add(moved);
+                format!(
+                    "not built; checkpoint pulled, {} file(s), {:.1} MB, verified: the next build resumes from it",
+                    moved.objects,
+                    moved.bytes as f64 / 1e6
+                )
             }
             Pulled::Here => "here already".into(),
             Pulled::Rebuild => "cheap to rebuild: the next build runs it".into(),

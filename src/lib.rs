@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod model;
 pub mod stages;
 pub mod terminal;
+pub mod trained_numbers;
 pub mod training;
 
 /// Every file under `src/` and `templates/` at compile time (token

@@ -40,6 +40,12 @@ pub fn describe(event: &Event) -> String {
         Event::Pulled { stage, remote, objects, bytes } => {
             format!("{stage:>12} pulled from the remote {remote} ({objects} object(s), {:.1} MB, verified)", *bytes as f64 / 1e6)
         }
+        Event::CheckpointPulled { stage, remote, files, bytes } => {
+            format!(
+                "{stage:>12} checkpoint pulled from the remote {remote} ({files} file(s), {:.1} MB, verified): it resumes",
+                *bytes as f64 / 1e6
+            )
+        }
         Event::RemoteFailed { stage, error } => format!("{stage:>12} not restored from the remote, so it runs: {error}"),
         Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", reasons.join("; ")),
         Event::Done { stage, seconds } => format!("{stage:>12} done in {}", human_duration(*seconds)),

@@ -274,3 +274,35 @@ fn no_train_builds_from_published_models_and_refuses_to_train() {
     let built = ok(b.path(), &["build", "--no-train", "--remote", &url], &[]);
     assert!(built.contains("0 ran, 2 restored"), "{built}");
 }
+
+/// A profile with `verify_without_training`: `verify` restores the one
+/// published training, trains nothing, lists the other and the stage that
+/// needs it as not built, and checks the published numbers it has.
+#[test]
+fn verify_of_a_partly_published_profile_trains_nothing_and_lists_the_rest() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().display().to_string();
+    let a = common::project_with("tests/fixtures/two-trainings.toml");
+    ok(a.path(), &["--threads", "2", "run", "stage", "train_x"], &[]);
+    ok(a.path(), &["push", "--remote", &url, "train_x"], &[]);
+    let recorded = ok(a.path(), &["verify", "--update", "--remote", &url], &[]);
+    assert!(recorded.contains("train_y not built: its training is not published yet"), "{recorded}");
+    let published = std::fs::read_to_string(a.path().join("published/partial.json")).unwrap();
+    assert!(published.contains("x.test_accuracy") && !published.contains("y.test_accuracy"), "{published}");
+
+    let b = common::project_with("tests/fixtures/two-trainings.toml");
+    std::fs::create_dir_all(b.path().join("published")).unwrap();
+    std::fs::write(b.path().join("published/partial.json"), &published).unwrap();
+    let checked = ok(b.path(), &["--threads", "2", "verify", "--remote", &url], &[]);
+    assert!(checked.contains("train_y not built: its training is not published yet"), "{checked}");
+    assert!(checked.contains("features_y not built: it needs a stage not built"), "{checked}");
+    assert!(checked.contains("0 ran, 2 restored") && checked.contains("numbers reproduce"), "{checked}");
+    assert!(!checked.contains("stale: "), "nothing ran: {checked}");
+
+    let mut off: serde_json::Value = serde_json::from_str(&published).unwrap();
+    let accuracy = &mut off["numbers"]["x.test_accuracy"]["value"];
+    *accuracy = serde_json::json!(accuracy.as_f64().unwrap() + 0.2);
+    std::fs::write(b.path().join("published/partial.json"), serde_json::to_vec(&off).unwrap()).unwrap();
+    let said = failed(b.path(), &["--threads", "2", "verify", "--remote", &url], &[]);
+    assert!(said.contains("differ from"), "{said}");
+}

@@ -64,10 +64,15 @@ fn train_result(dir: &Path) -> (String, Vec<String>) {
 }
 
 fn build(dir: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(["--threads", "2", "build"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    err
+    repro_ok(dir, &["--threads", "2", "build"])
+}
+
+/// stdout and stderr of a `repro` that must succeed.
+fn repro_ok(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "repro {args:?} failed:\n{said}");
+    said
 }
 
 /// The tiny project's uninterrupted result.
@@ -215,4 +220,42 @@ fn checkpoints_keep_batch_norm_running_statistics() {
     assert_eq!(stats(&loaded.model), before);
     let valid = loaded.model.valid();
     assert_eq!(stats(&valid), before, "inference mode sees the same statistics");
+}
+
+/// Two "machines" sharing a folder remote: the first is killed after two
+/// epochs and pushes its checkpoint, the second resumes from it to the
+/// uninterrupted result; a corrupt checkpoint object is refused, naming
+/// it, and a third machine trains from the beginning to the same result.
+#[test]
+fn a_killed_training_resumes_on_another_machine_from_the_remotes_checkpoint() {
+    let expected = reference_result();
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().to_str().unwrap();
+    let first = killed_after_epoch_2();
+    let pushed = repro_ok(first.path(), &["push", "--remote", url]);
+    assert!(pushed.contains("not built; its checkpoint:"), "{pushed}");
+
+    let second = tiny_project();
+    let log = repro_ok(second.path(), &["--threads", "2", "build", "--remote", url]);
+    assert!(log.contains("checkpoint pulled from the remote"), "{log}");
+    assert!(log.contains("resuming after epoch"), "{log}");
+    assert_eq!(train_result(second.path()), expected, "resumed on another machine = uninterrupted");
+
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(checkpoint_entry(remote.path())).unwrap()).unwrap();
+    let (name, object) = entry["files"].as_object().unwrap().iter().find(|(n, _)| n.ends_with("model.bpk")).unwrap();
+    let sha = object["sha256"].as_str().unwrap();
+    let path = remote.path().join("objects").join(&sha[..2]).join(&sha[2..]);
+    std::fs::write(&path, b"not the checkpoint").unwrap();
+    let third = tiny_project();
+    let log = repro_ok(third.path(), &["--threads", "2", "build", "--remote", url]);
+    assert!(log.contains(&format!("checkpoint file {name}) is corrupt on the remote")), "{log}");
+    assert!(!log.contains("resuming after epoch"), "{log}");
+    assert_eq!(train_result(third.path()), expected, "trained from the beginning after a refused checkpoint");
+}
+
+/// The one checkpoint entry on a folder remote.
+fn checkpoint_entry(remote: &Path) -> std::path::PathBuf {
+    let entries: Vec<_> = std::fs::read_dir(remote.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
 }

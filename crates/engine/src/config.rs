@@ -101,6 +101,8 @@ struct RawStage {
 struct RawProfile {
     description: Option<String>,
     #[serde(default)]
+    verify_without_training: bool,
+    #[serde(default)]
     defaults: BTreeMap<Spanned<String>, RawParams>,
     #[serde(default)]
     stages: BTreeMap<Spanned<String>, RawParams>,
@@ -144,6 +146,10 @@ pub struct StageDecl {
 pub struct Profile {
     pub name: String,
     pub description: Option<String>,
+    /// `repro verify` restores trained stages and never trains: one that
+    /// is not published yet is listed as not built, with what needs it
+    /// (for a profile whose trainings are published one at a time).
+    pub verify_without_training: bool,
     pub defaults: BTreeMap<String, Params>,
     pub stages: BTreeMap<String, Params>,
 }
@@ -284,6 +290,7 @@ impl Pipeline {
             let p = Profile {
                 name: name.get_ref().clone(),
                 description: profile.description,
+                verify_without_training: profile.verify_without_training,
                 defaults: named_params(profile.defaults),
                 stages: named_params(profile.stages),
             };

@@ -34,6 +34,14 @@ pub enum Event {
         objects: usize,
         bytes: u64,
     },
+    /// Another machine's unfinished work on the stage, fetched from the
+    /// remote (verified) into its empty checkpoint folder: it resumes.
+    CheckpointPulled {
+        stage: String,
+        remote: String,
+        files: usize,
+        bytes: u64,
+    },
     /// The remote had the stage but could not be used for it; it runs.
     RemoteFailed {
         stage: String,

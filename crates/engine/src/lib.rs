@@ -8,6 +8,7 @@
 //! the caller renders.
 
 pub mod api;
+pub mod carry;
 pub mod code_version;
 pub mod config;
 pub mod cycle;

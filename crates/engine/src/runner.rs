@@ -44,6 +44,10 @@ pub struct BuildOptions {
     /// Stages that must not run: fresh, or restored from the run cache or
     /// the remote; otherwise the build fails before running anything.
     pub restore_only: BTreeSet<String>,
+    /// With `restore_only`: a stage of it that cannot be restored is not
+    /// built, nor is anything that needs it (`Built::skipped`), instead of
+    /// failing the build.
+    pub skip_unrestorable: bool,
     /// Stages run at once (at least 1), sharing the threads.
     pub jobs: usize,
     /// Run the stages as Slurm jobs instead of here.
@@ -105,6 +109,13 @@ pub(crate) struct Surveyed {
 
 fn outcomes(surveyed: Vec<Surveyed>) -> Vec<StageOutcome> {
     surveyed.into_iter().map(|s| StageOutcome { stage: s.name, state: s.state, ran: false }).collect()
+}
+
+/// What a build did, and the stages it left unbuilt with their state.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub outcomes: Vec<StageOutcome>,
+    pub skipped: Vec<(String, State)>,
 }
 
 /// Outcome of one stage in a build.
@@ -336,22 +347,35 @@ impl Engine<'_> {
     /// Brings the targets up to date, `options.jobs` stages at a time (see
     /// `schedule`); the record is saved after each stage.
     pub fn build(&self, options: &BuildOptions) -> anyhow::Result<Vec<StageOutcome>> {
+        Ok(self.build_partial(options)?.outcomes)
+    }
+
+    /// `build`, also saying which stages `skip_unrestorable` left unbuilt.
+    pub fn build_partial(&self, options: &BuildOptions) -> anyhow::Result<Built> {
         self.check_remote()?;
         let store = self.open_store()?;
         let force: BTreeSet<String> =
             if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
-        let surveyed = self.survey(&store, &BuildRecord::load(store.root(), &self.profile)?, &options.targets, &force)?;
+        let mut surveyed = self.survey(&store, &BuildRecord::load(store.root(), &self.profile)?, &options.targets, &force)?;
+        let mut skipped = Vec::new();
+        if options.skip_unrestorable {
+            let unbuilt = self.unrestorable(&surveyed, &options.restore_only);
+            let (left, kept): (Vec<Surveyed>, Vec<Surveyed>) = surveyed.into_iter().partition(|s| unbuilt.contains(&s.name));
+            skipped = left.into_iter().map(|s| (s.name, s.state)).collect();
+            surveyed = kept;
+        }
+        let built = |outcomes| Built { outcomes, skipped: skipped.clone() };
         self.refuse_to_run(&surveyed, &options.restore_only)?;
         self.estimate(&surveyed);
         if options.dry_run {
-            return Ok(outcomes(surveyed));
+            return Ok(built(outcomes(surveyed)));
         }
         let wait = |holder: &str| self.reporter.event(Event::WaitingForLock { holder: holder.to_string() });
         let _lock = StoreLock::acquire(store.root(), options.wait_for_lock, &wait)?;
         store.clear_scratch()?;
         let mut record = BuildRecord::load(store.root(), &self.profile)?;
         record.profile = self.profile.clone();
-        let order = self.stages_for(&options.targets)?;
+        let order: Vec<String> = self.stages_for(&options.targets)?.into_iter().filter(|n| surveyed.iter().any(|s| s.name == *n)).collect();
         let planned: BTreeMap<String, Planned> = surveyed.into_iter().map(|s| (s.name, s.plan)).collect();
         let result = match &options.slurm {
             Some(slurm) => self.run_on_slurm(&store, &mut record, &order, &force, slurm)?,
@@ -359,7 +383,23 @@ impl Engine<'_> {
         };
         self.export(&store, &record, &order)?;
         store.digests().save()?;
-        Ok(result)
+        Ok(built(result))
+    }
+
+    /// The `restore_only` stages that would run, the stages of the same
+    /// computation and every stage downstream of them (survey order is
+    /// dependency order, so one pass finds them all).
+    fn unrestorable(&self, surveyed: &[Surveyed], restore_only: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut unbuilt = BTreeSet::new();
+        for s in surveyed {
+            let stage = self.pipeline.stage(&s.name).expect("known stage");
+            let would_run = restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_));
+            let same_as_unbuilt = matches!(&s.state, State::SameAs(first) if unbuilt.contains(first));
+            if would_run || same_as_unbuilt || stage.depends_on.iter().any(|d| unbuilt.contains(d)) {
+                unbuilt.insert(s.name.clone());
+            }
+        }
+        unbuilt
     }
 
     /// A configured remote that cannot be used is an error before any work.
@@ -403,6 +443,27 @@ impl Engine<'_> {
                 self.reporter.event(Event::RemoteFailed { stage: name.to_string(), error: format!("{e:#}") });
                 None
             }
+        }
+    }
+
+    /// Before a stage runs with an empty checkpoint folder: another
+    /// machine's checkpoint of it from the remote, if there is one. A
+    /// failure is reported and the stage starts from the beginning.
+    pub(crate) fn resume_from_remote(&self, store: &Store, name: &str, fingerprint: &str) {
+        let stage = self.pipeline.stage(name).expect("known stage");
+        let (Some(url), Some(remote)) = (self.pullable(stage), self.remote.as_ref()) else { return };
+        if crate::carry::has_files(&store.checkpoint_dir(name, fingerprint)) {
+            return;
+        }
+        let pulled = crate::carry::remote_checkpoint(remote.as_ref(), fingerprint)
+            .and_then(|entry| entry.map(|e| crate::carry::pull_checkpoint(store, remote.as_ref(), &e).map(|t| (e, t))).transpose());
+        match pulled {
+            Ok(Some((entry, _))) => {
+                let (files, bytes) = (entry.files.len(), entry.bytes());
+                self.reporter.event(Event::CheckpointPulled { stage: name.to_string(), remote: url, files, bytes });
+            }
+            Ok(None) => {}
+            Err(e) => self.reporter.event(Event::RemoteFailed { stage: name.to_string(), error: format!("checkpoint: {e:#}") }),
         }
     }
 

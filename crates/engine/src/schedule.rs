@@ -121,6 +121,8 @@ impl Engine<'_> {
             if forced {
                 // Forced means from scratch: no resuming a checkpoint.
                 let _ = std::fs::remove_dir_all(store.checkpoint_dir(name, &plan.fingerprint));
+            } else {
+                self.resume_from_remote(store, name, &plan.fingerprint);
             }
             return Ok(Start::Run(plan, reasons));
         };

@@ -1,11 +1,13 @@
 //! `push` and `pull`: the profile's built stages to a remote cache, and
 //! what a build can restore from it back into the store.
 
+use super::carry;
 use super::events::Event;
 use super::lock::StoreLock;
 use super::record::BuildRecord;
 use super::remote::{self, RemoteCache};
 use super::runner::{Engine, State};
+use super::store::Store;
 use anyhow::Context;
 use std::collections::BTreeSet;
 
@@ -16,6 +18,8 @@ pub enum Pushed {
         moved: remote::Transfer,
         with_objects: bool,
     },
+    /// Not built, but its checkpoint (unfinished work) was sent.
+    Checkpoint(remote::Transfer),
     /// Not pushed: not built, or stale (a push sends only what is fresh).
     NotBuilt(State),
 }
@@ -28,6 +32,9 @@ pub enum Pulled {
     Here,
     /// Its run entry is known but it is cheap to rebuild: the next build runs it.
     Rebuild,
+    /// Not built anywhere, but another machine's checkpoint was fetched:
+    /// the next build resumes from it.
+    Checkpoint(remote::Transfer),
     /// Not on the remote.
     Missing,
 }
@@ -49,12 +56,17 @@ impl Engine<'_> {
         let mut sent = BTreeSet::new();
         let mut result = Vec::new();
         for s in self.survey(&store, &record, targets, &BTreeSet::new())? {
-            let (Some(built), State::Fresh) = (record.stages.get(&s.name), &s.state) else {
-                result.push((s.name, Pushed::NotBuilt(s.state)));
-                continue;
-            };
             let stage = self.pipeline.stage(&s.name).expect("known stage");
             let with_objects = stage.push || targets.contains(&s.name);
+            let (Some(built), State::Fresh) = (record.stages.get(&s.name), &s.state) else {
+                let unfinished = match with_objects {
+                    true => carry::push_checkpoint(&store, remote, &s.name, &s.plan.fingerprint, dry_run)
+                        .with_context(|| format!("push of `{}`'s checkpoint", s.name))?,
+                    false => None,
+                };
+                result.push((s.name, unfinished.map_or(Pushed::NotBuilt(s.state), Pushed::Checkpoint)));
+                continue;
+            };
             let moved = remote::push_run(&store, remote, built, with_objects, dry_run, &mut sent)
                 .with_context(|| format!("push of `{}`", s.name))?;
             if !dry_run {
@@ -84,10 +96,24 @@ impl Engine<'_> {
                     Pulled::Fetched(moved)
                 }
                 _ if remote::remote_run(remote, &s.plan.fingerprint)?.is_some() => Pulled::Rebuild,
-                _ => Pulled::Missing,
+                _ => self.pull_unfinished(&store, remote, &s.name, &s.plan.fingerprint)?,
             };
             result.push((s.name, outcome));
         }
         Ok(result)
+    }
+
+    /// The remote's checkpoint of a stage not built anywhere, unless this
+    /// store has one of its own (never overwritten: it may be newer).
+    fn pull_unfinished(&self, store: &Store, remote: &dyn RemoteCache, name: &str, fingerprint: &str) -> anyhow::Result<Pulled> {
+        if carry::has_files(&store.checkpoint_dir(name, fingerprint)) {
+            return Ok(Pulled::Here);
+        }
+        match carry::remote_checkpoint(remote, fingerprint)? {
+            Some(entry) => Ok(Pulled::Checkpoint(
+                carry::pull_checkpoint(store, remote, &entry).with_context(|| format!("pull of `{name}`'s checkpoint"))?,
+            )),
+            None => Ok(Pulled::Missing),
+        }
     }
 }

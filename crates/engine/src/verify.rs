@@ -105,9 +105,15 @@ pub fn describe_compute(compute: &BTreeMap<String, String>) -> String {
 
 /// Every `numbers.json` output of the profile's last build, merged.
 pub fn current_numbers(store: &Store, profile: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+    current_numbers_except(store, profile, &[])
+}
+
+/// `current_numbers` without those of the stages `unbuilt` (a partial
+/// build's: their record entries, if any, are stale).
+pub fn current_numbers_except(store: &Store, profile: &str, unbuilt: &[String]) -> anyhow::Result<BTreeMap<String, f64>> {
     let record = BuildRecord::load(store.root(), profile)?;
     let mut numbers = BTreeMap::new();
-    for stage in record.stages.values() {
+    for (_, stage) in record.stages.iter().filter(|(name, _)| !unbuilt.contains(name)) {
         if let Some(object) = stage.outputs.get(NUMBERS) {
             let path = store.object_path(&object.sha256);
             let map: BTreeMap<String, f64> =

@@ -1,0 +1,147 @@
+//! A stage's unfinished work carried between machines: the files of its
+//! checkpoint folder (`Store::checkpoint_dir`), pushed to a remote as
+//! `checkpoints/<fingerprint>.json` plus objects, and pulled into an empty
+//! checkpoint folder before the stage runs, so a long training resumes
+//! where another machine left it instead of starting over.
+//!
+//! The engine does not interpret the files. It guarantees that each pulled
+//! file has the bytes that were pushed; whether they make a usable
+//! checkpoint is the kind's to decide when it resumes (the training's
+//! checkpoints carry their own digests and fall back to an older slot).
+
+use super::hashing::sha256_file;
+use super::remote::{RemoteCache, Transfer, object_key};
+use super::store::{ObjectRef, Store};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The remote's entry for one stage's checkpoint folder.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointEntry {
+    pub stage: String,
+    pub fingerprint: String,
+    /// Path relative to the checkpoint folder -> its object.
+    pub files: BTreeMap<String, ObjectRef>,
+}
+
+impl CheckpointEntry {
+    pub fn bytes(&self) -> u64 {
+        self.files.values().map(|o| o.size).sum()
+    }
+}
+
+pub fn checkpoint_key(fingerprint: &str) -> String {
+    format!("checkpoints/{fingerprint}.json")
+}
+
+/// The remote's checkpoint entry for `fingerprint`, if any.
+pub fn remote_checkpoint(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result<Option<CheckpointEntry>> {
+    let key = checkpoint_key(fingerprint);
+    let Some(bytes) = remote.get(&key)? else { return Ok(None) };
+    let entry: CheckpointEntry = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {key} is not valid ({e}); push the checkpoint again", remote.url()))?;
+    anyhow::ensure!(entry.fingerprint == fingerprint, "{}: {key} names another fingerprint", remote.url());
+    Ok(Some(entry))
+}
+
+/// Whether `dir` holds any file (a checkpoint to resume from or to push).
+pub fn has_files(dir: &Path) -> bool {
+    walkdir::WalkDir::new(dir).into_iter().filter_map(|e| e.ok()).any(|e| e.file_type().is_file())
+}
+
+/// Uploads the files of `dir` (a snapshot: each copied to scratch, then
+/// hashed, so a file the running stage replaces meanwhile is either the
+/// old or the new one, whole) and then the entry, replacing an older one.
+/// `None` when `dir` holds no file.
+pub fn push_checkpoint(
+    store: &Store,
+    remote: &dyn RemoteCache,
+    stage: &str,
+    fingerprint: &str,
+    dry_run: bool,
+) -> anyhow::Result<Option<Transfer>> {
+    let dir = store.checkpoint_dir(stage, fingerprint);
+    if !has_files(&dir) {
+        return Ok(None);
+    }
+    let scratch = store.scratch_dir(&format!("{stage}-checkpoint"))?;
+    let mut entry = CheckpointEntry { stage: stage.to_string(), fingerprint: fingerprint.to_string(), files: BTreeMap::new() };
+    let mut moved = Transfer::default();
+    for (rel, path) in files_of(&dir)? {
+        let copy = scratch.join(entry.files.len().to_string());
+        if let Err(e) = fs::copy(&path, &copy) {
+            // A file the stage removed since the walk (an old slot) is left out.
+            if !path.exists() {
+                continue;
+            }
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+        let object = ObjectRef { sha256: sha256_file(&copy)?, size: fs::metadata(&copy)?.len() };
+        if remote.exists(&object_key(&object.sha256))? {
+            moved.present += 1;
+        } else {
+            if !dry_run {
+                remote.upload(&object_key(&object.sha256), &copy)?;
+            }
+            moved.objects += 1;
+            moved.bytes += object.size;
+        }
+        entry.files.insert(rel, object);
+    }
+    let _ = fs::remove_dir_all(&scratch);
+    if !dry_run {
+        remote.put(&checkpoint_key(fingerprint), serde_json::to_vec_pretty(&entry)?)?;
+    }
+    Ok(Some(moved))
+}
+
+/// Fills the empty checkpoint folder of `entry`'s stage from the remote:
+/// every file into a staging folder, each rehashed, then the folder
+/// renamed into place, so a crash or a corrupt object leaves none of it.
+pub fn pull_checkpoint(store: &Store, remote: &dyn RemoteCache, entry: &CheckpointEntry) -> anyhow::Result<Transfer> {
+    let dir = store.checkpoint_dir(&entry.stage, &entry.fingerprint);
+    let staging = store.scratch_dir(&format!("{}-pulled-checkpoint", entry.stage))?;
+    let mut moved = Transfer::default();
+    for (rel, object) in &entry.files {
+        let dest = staging.join(safe_relative(rel)?);
+        fs::create_dir_all(dest.parent().expect("a file in a folder"))?;
+        let key = object_key(&object.sha256);
+        anyhow::ensure!(remote.download(&key, &dest)?, "{}: {key} (checkpoint file {rel}) is missing on the remote", remote.url());
+        let actual = sha256_file(&dest)?;
+        anyhow::ensure!(
+            actual == object.sha256,
+            "{}: {key} (checkpoint file {rel}) is corrupt on the remote (its sha256 is {}); the stage starts from the beginning",
+            remote.url(),
+            &actual[..12]
+        );
+        moved.objects += 1;
+        moved.bytes += object.size;
+    }
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.parent().expect("under the store"))?;
+    fs::rename(&staging, &dir).with_context(|| format!("cannot move the pulled checkpoint into {}", dir.display()))?;
+    Ok(moved)
+}
+
+/// Files under `dir` by path relative to it, sorted.
+fn files_of(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+            files.push((rel, entry.path().to_path_buf()));
+        }
+    }
+    Ok(files)
+}
+
+/// A remote entry's path, refused when it could leave the folder.
+fn safe_relative(rel: &str) -> anyhow::Result<&Path> {
+    let path = Path::new(rel);
+    let inside = path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    anyhow::ensure!(inside && !rel.is_empty(), "checkpoint file `{rel}` on the remote is not a plain relative path; refused");
+    Ok(path)
+}

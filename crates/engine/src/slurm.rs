@@ -145,6 +145,11 @@ impl Engine<'_> {
             let plan = self.replan(store, name, None, &outputs)?;
             let (reasons, settled) = self.settle(store, name, &plan, record, force.contains(name));
             let Some(state) = settled else {
+                // Jobs run without the remote: another machine's checkpoint
+                // is fetched here, into the store every node sees.
+                if !force.contains(name) {
+                    self.resume_from_remote(store, name, &plan.fingerprint);
+                }
                 submit.push(ToSubmit { stage: name.clone(), reasons, fingerprint: Some(plan.fingerprint.clone()) });
                 continue;
             };

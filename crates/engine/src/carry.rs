@@ -125,6 +125,23 @@ pub fn pull_checkpoint(store: &Store, remote: &dyn RemoteCache, entry: &Checkpoi
     Ok(moved)
 }
 
+/// The remote's checkpoint of `stage` fetched into its checkpoint folder,
+/// unless that folder already holds one (never overwritten: it may be
+/// newer); `None` when either has none to give.
+pub fn fetch_unless_present(
+    store: &Store,
+    remote: &dyn RemoteCache,
+    stage: &str,
+    fingerprint: &str,
+) -> anyhow::Result<Option<(CheckpointEntry, Transfer)>> {
+    if has_files(&store.checkpoint_dir(stage, fingerprint)) {
+        return Ok(None);
+    }
+    let Some(entry) = remote_checkpoint(remote, fingerprint)? else { return Ok(None) };
+    let moved = pull_checkpoint(store, remote, &entry)?;
+    Ok(Some((entry, moved)))
+}
+
 /// Files under `dir` by path relative to it, sorted.
 fn files_of(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();

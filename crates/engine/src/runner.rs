@@ -452,12 +452,7 @@ impl Engine<'_> {
     pub(crate) fn resume_from_remote(&self, store: &Store, name: &str, fingerprint: &str) {
         let stage = self.pipeline.stage(name).expect("known stage");
         let (Some(url), Some(remote)) = (self.pullable(stage), self.remote.as_ref()) else { return };
-        if crate::carry::has_files(&store.checkpoint_dir(name, fingerprint)) {
-            return;
-        }
-        let pulled = crate::carry::remote_checkpoint(remote.as_ref(), fingerprint)
-            .and_then(|entry| entry.map(|e| crate::carry::pull_checkpoint(store, remote.as_ref(), &e).map(|t| (e, t))).transpose());
-        match pulled {
+        match crate::carry::fetch_unless_present(store, remote.as_ref(), name, fingerprint) {
             Ok(Some((entry, _))) => {
                 let (files, bytes) = (entry.files.len(), entry.bytes());
                 self.reporter.event(Event::CheckpointPulled { stage: name.to_string(), remote: url, files, bytes });

@@ -109,11 +109,8 @@ impl Engine<'_> {
         if carry::has_files(&store.checkpoint_dir(name, fingerprint)) {
             return Ok(Pulled::Here);
         }
-        match carry::remote_checkpoint(remote, fingerprint)? {
-            Some(entry) => Ok(Pulled::Checkpoint(
-                carry::pull_checkpoint(store, remote, &entry).with_context(|| format!("pull of `{name}`'s checkpoint"))?,
-            )),
-            None => Ok(Pulled::Missing),
-        }
+        let fetched =
+            carry::fetch_unless_present(store, remote, name, fingerprint).with_context(|| format!("pull of `{name}`'s checkpoint"))?;
+        Ok(fetched.map_or(Pulled::Missing, |(_, moved)| Pulled::Checkpoint(moved)))
     }
 }

@@ -23,7 +23,19 @@ fn main() {
     body.push_str(&format!("pub const PACKAGE_VERSION: &str = {:?};\n", env::var("CARGO_PKG_VERSION").unwrap()));
     body.push_str(&sources(&externs));
     body.push_str(&direct_deps(&deps));
-    body.push_str(&locked_crates(&path_dep_digests(&deps)));
+    let digests = path_dep_digests(&deps);
+    let enabled = enabled_features();
+    let backends = backend_features(&manifest);
+    let is_backend = |f: &String| backends.values().any(|fs| fs.contains(f));
+    let base: Vec<String> = enabled.iter().filter(|f| !is_backend(f)).cloned().collect();
+    body.push_str(&format!("pub const LOCKED: &[(&str, &str, &[usize])] = {};\n", locked_crates(&digests, &base)));
+    let mut rows = String::new();
+    for (backend, features) in &backends {
+        if enabled.iter().any(|f| features.contains(f)) {
+            rows.push_str(&format!("    ({backend:?}, {}),\n", locked_crates(&digests, &enabled)));
+        }
+    }
+    body.push_str(&format!("pub const BACKEND_LOCKED: &[(&str, &[(&str, &str, &[usize])])] = &[\n{rows}];\n"));
     let out = Path::new(&env::var("OUT_DIR").unwrap()).join("source_digests.rs");
     fs::write(out, body).expect("write source digests");
 }
@@ -159,13 +171,33 @@ fn path_dep_digests(deps: &toml::Table) -> BTreeMap<String, String> {
     out
 }
 
-/// The crates this build compiles, as `(name, version, indices of
-/// dependencies)`: cargo's resolve for this target and these features, its
-/// normal and build edges (dev-dependencies and optional dependencies that
-/// no enabled feature asks for are not compiled, so they are not part of
-/// any key). A path dependency's version carries the digest of its key sources.
-fn locked_crates(path_digests: &BTreeMap<String, String>) -> String {
-    let metadata = cargo_metadata();
+/// `[package.metadata.repro] backend-features`: backend -> the features that
+/// compile it in. Their crates enter only the keys of stages on that backend.
+fn backend_features(manifest: &toml::Table) -> BTreeMap<String, Vec<String>> {
+    let table = manifest.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("repro"));
+    let table = table.and_then(|r| r.get("backend-features")).and_then(|b| b.as_table()).cloned().unwrap_or_default();
+    let names = |v: &toml::Value| v.as_array().map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect());
+    table.iter().map(|(backend, features)| (backend.clone(), names(features).unwrap_or_default())).collect()
+}
+
+/// This build's features, as cargo passes them to build scripts.
+fn enabled_features() -> Vec<String> {
+    let mut features: Vec<String> = env::vars()
+        .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
+        .filter(|f| f != "default")
+        .collect();
+    features.sort();
+    features
+}
+
+/// The crates a build with `features` compiles, as a literal of `(name,
+/// version, indices of dependencies)`: cargo's resolve for this target and
+/// these features, its normal and build edges (dev-dependencies and
+/// optional dependencies that no enabled feature asks for are not
+/// compiled, so they are not part of any key). A path dependency's
+/// version carries the digest of its key sources.
+fn locked_crates(path_digests: &BTreeMap<String, String>, features: &[String]) -> String {
+    let metadata = cargo_metadata(features);
     let packages = metadata["packages"].as_array().expect("cargo metadata lists packages");
     let nodes = metadata["resolve"]["nodes"].as_array().expect("cargo metadata has a resolve graph");
     let name_version = |id: &str| {
@@ -186,16 +218,12 @@ fn locked_crates(path_digests: &BTreeMap<String, String>) -> String {
         };
         rows.push_str(&format!("    ({name:?}, {version:?}, &[{}]),\n", idx.join(", ")));
     }
-    format!("pub const LOCKED: &[(&str, &str, &[usize])] = &[\n{rows}];\n")
+    format!("&[\n{rows}]")
 }
 
-/// `cargo metadata` for this crate's enabled features and target, offline
-/// and from the lock file as it is.
-fn cargo_metadata() -> serde_json::Value {
-    let features: Vec<String> = env::vars()
-        .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
-        .filter(|f| f != "default")
-        .collect();
+/// `cargo metadata` for this target and `features`, offline and from the
+/// lock file as it is.
+fn cargo_metadata(features: &[String]) -> serde_json::Value {
     let mut cargo = std::process::Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.args(["metadata", "--format-version", "1", "--offline", "--locked", "--no-default-features"]);
     cargo.args(["--filter-platform", &env::var("TARGET").expect("cargo sets TARGET")]);

@@ -32,6 +32,7 @@ pub fn compiled_sources() -> repro_engine::code_version::SourceTree<'static> {
         sources: s::SOURCES,
         direct_deps: s::DIRECT_DEPS,
         locked: s::LOCKED,
+        backends: s::BACKEND_LOCKED,
         package_version: s::PACKAGE_VERSION,
         rustc: s::RUSTC,
     }

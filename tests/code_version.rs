@@ -259,3 +259,26 @@ fn the_scanner_reads_paths_imports_and_macros() {
     assert_eq!(refs.includes.iter().collect::<Vec<_>>(), vec!["../../templates/x.j2"]);
     assert!(refs.envs.contains("CARGO_PKG_VERSION"));
 }
+
+/// The train kind's crates as a stage on `backend` keys them.
+fn train_crates(backend: Option<&str>) -> BTreeMap<String, String> {
+    let tree = repro::compiled_sources();
+    let registry = repro::stages::registry();
+    let closure = tree.closure(registry.get("train").unwrap().entry_modules()).unwrap();
+    tree.for_backend(backend).crate_versions(&closure)
+}
+
+#[test]
+fn a_backend_feature_enters_only_its_own_backends_keys() {
+    let flex = train_crates(Some("flex"));
+    assert!(flex.contains_key("burn-flex") && flex.contains_key("burn"), "flex keys carry burn: {flex:?}");
+    let vulkan = train_crates(Some("vulkan"));
+    if cfg!(feature = "vulkan") {
+        let added: Vec<&String> = vulkan.keys().filter(|name| !flex.contains_key(*name)).collect();
+        println!("crates in Vulkan keys only: {added:?}");
+        assert!(!added.is_empty(), "the feature's crates enter the Vulkan stages' keys");
+        assert!(flex.iter().all(|(name, version)| vulkan.get(name) == Some(version)), "the Vulkan graph holds flex's crates");
+    } else {
+        assert_eq!(vulkan, flex, "without the feature no backend has a graph of its own");
+    }
+}

@@ -108,7 +108,7 @@ const SOURCES: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/conca
 const SOURCES_CONCAT_CHANGED: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c2")];
 
 fn tree(rows: &'static [SourceRow], rustc: &'static str) -> SourceTree<'static> {
-    SourceTree { sources: rows, direct_deps: &[], locked: &[], package_version: "0.1.0", rustc }
+    SourceTree { sources: rows, direct_deps: &[], locked: &[], backends: &[], package_version: "0.1.0", rustc }
 }
 
 fn write_pipeline(dir: &Path, a_value: i64, note: &str) -> Pipeline {

@@ -97,7 +97,14 @@ fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, threads: usize) -> Engine<'a
     Engine {
         pipeline: p,
         kinds: k,
-        sources: SourceTree { sources: SOURCES, direct_deps: &[], locked: &[], package_version: "0.1.0", rustc: "rustc 1.95.0" },
+        sources: SourceTree {
+            sources: SOURCES,
+            direct_deps: &[],
+            locked: &[],
+            backends: &[],
+            package_version: "0.1.0",
+            rustc: "rustc 1.95.0",
+        },
         profile: "main".into(),
         threads,
         overrides: BTreeMap::new(),

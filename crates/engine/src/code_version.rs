@@ -23,13 +23,22 @@ pub struct SourceRow {
     pub envs: &'static [&'static str],
 }
 
+/// A resolved crate graph: `(name, version, indices of dependencies)`.
+pub type CrateGraph<'a> = &'a [(&'a str, &'a str, &'a [usize])];
+
 /// The compiled program as seen by code versions: its sources, direct
 /// dependencies (`crate ident, package, Cargo.toml spec`) and locked crates.
 #[derive(Clone, Copy)]
 pub struct SourceTree<'a> {
     pub sources: &'a [SourceRow],
     pub direct_deps: &'a [(&'a str, &'a str, &'a str)],
-    pub locked: &'a [(&'a str, &'a str, &'a [usize])],
+    /// The crates compiled without any backend feature: what a stage on
+    /// the default backend is built from.
+    pub locked: CrateGraph<'a>,
+    /// `(backend, graph)` for each backend feature compiled in: the whole
+    /// build's graph, walked for stages whose compute path names that
+    /// backend. So enabling a backend feature moves only that backend's keys.
+    pub backends: &'a [(&'a str, CrateGraph<'a>)],
     pub package_version: &'a str,
     /// `rustc -V` of the compiler that built it.
     pub rustc: &'a str,
@@ -58,6 +67,13 @@ impl Closure {
 }
 
 impl<'a> SourceTree<'a> {
+    /// The tree as a stage on `backend` sees it: that backend's crate graph
+    /// when its feature is compiled in, else the backend-free one.
+    pub fn for_backend(&self, backend: Option<&str>) -> SourceTree<'a> {
+        let graph = self.backends.iter().find(|(name, _)| Some(*name) == backend).map(|(_, graph)| *graph);
+        SourceTree { locked: graph.unwrap_or(self.locked), ..*self }
+    }
+
     fn row(&self, path: &str) -> Option<&'a SourceRow> {
         self.sources.iter().find(|r| r.path == path)
     }
@@ -166,5 +182,46 @@ impl<'a> Walk<'a> {
             self.add(file);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: CrateGraph = &[("burn", "0.22.1", &[1]), ("burn-flex", "0.22.1", &[])];
+    const WITH_WGPU: CrateGraph = &[("burn", "0.22.1", &[1, 2]), ("burn-flex", "0.22.1", &[]), ("wgpu", "26.0.1", &[])];
+
+    fn tree() -> SourceTree<'static> {
+        const ROWS: &[SourceRow] = &[SourceRow {
+            path: "src/lib.rs",
+            digest: "d",
+            module: Some(""),
+            mods: &[],
+            paths: &[],
+            bindings: &[],
+            crates: &["burn"],
+            includes: &[],
+            envs: &[],
+        }];
+        SourceTree {
+            sources: ROWS,
+            direct_deps: &[("burn", "burn", "\"0.22.1\"")],
+            locked: BASE,
+            backends: &[("vulkan", WITH_WGPU)],
+            package_version: "0.1.0",
+            rustc: "rustc",
+        }
+    }
+
+    #[test]
+    fn a_stage_walks_the_graph_of_its_backend() {
+        let tree = tree();
+        let closure = tree.closure(&[""]).unwrap();
+        let flex = tree.for_backend(Some("flex")).crate_versions(&closure);
+        let vulkan = tree.for_backend(Some("vulkan")).crate_versions(&closure);
+        assert!(!flex.contains_key("wgpu") && flex.contains_key("burn-flex"), "{flex:?}");
+        assert_eq!(vulkan.get("wgpu").map(String::as_str), Some("26.0.1"), "{vulkan:?}");
+        assert_eq!(tree.for_backend(None).crate_versions(&closure), flex);
     }
 }

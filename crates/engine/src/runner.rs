@@ -175,11 +175,9 @@ impl Engine<'_> {
             stage.depends_on.iter().map(|d| (d.clone(), self.display_of(d))).filter(|(_, t)| !t.is_empty()).collect();
         let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{}`: {e}", stage.kind))?;
         let code_version = closure.version(&stage.kind);
-        let environment = Environment {
-            rustc: self.sources.rustc.to_string(),
-            crates: self.sources.crate_versions(&closure),
-            compute: kind.compute_path(),
-        };
+        let compute = kind.compute_path();
+        let sources = self.sources.for_backend(compute.get("backend").map(String::as_str));
+        let environment = Environment { rustc: self.sources.rustc.to_string(), crates: sources.crate_versions(&closure), compute };
         let profile = kind.uses_profile_name().then_some(self.profile.as_str());
         let fp = fingerprint::fingerprint(&FingerprintInput {
             kind: &stage.kind,

@@ -1,7 +1,9 @@
 //! The model on burn's Vulkan backend against flex, on whatever Vulkan
 //! device the loader finds (in CI: Mesa's llvmpipe, a CPU device): each
 //! layer's value and gradients, 20 training steps of the real model, and a
-//! smoke build through the binary. Built only with `--features vulkan`.
+//! smoke build through the binary. Built only with `--features vulkan`;
+//! without a Vulkan driver the tests skip, saying so, unless
+//! REPRO_REQUIRE_VULKAN is set (CI sets it).
 #![cfg(feature = "vulkan")]
 
 mod common;
@@ -15,10 +17,20 @@ use repro::model::{Cnn, CnnConfig};
 use std::path::Path;
 use std::process::Command;
 
-fn vulkan() -> Device {
-    let compute = Compute::open(BackendKind::Vulkan).expect("a Vulkan device (CI installs libvulkan1 and mesa-vulkan-drivers)");
-    println!("Vulkan device: {:?}", compute.path());
-    compute.device()
+/// The Vulkan device, or None (printed) when the loader finds none and
+/// REPRO_REQUIRE_VULKAN is unset: `.ci/run` sets it, so CI cannot skip.
+fn vulkan() -> Option<Device> {
+    match Compute::open(BackendKind::Vulkan) {
+        Ok(compute) => {
+            println!("Vulkan device: {:?}", compute.path());
+            Some(compute.device())
+        }
+        Err(e) if std::env::var_os("REPRO_REQUIRE_VULKAN").is_none() => {
+            println!("skipped: {e:#} (set REPRO_REQUIRE_VULKAN=1 to fail instead)");
+            None
+        }
+        Err(e) => panic!("REPRO_REQUIRE_VULKAN is set but: {e:#}"),
+    }
 }
 
 /// Largest difference relative to the reference's largest magnitude.
@@ -33,8 +45,9 @@ fn assert_close(name: &str, ours: &[f32], flex: &[f32], tolerance: f32) {
 /// Runs `op` on flex and on Vulkan (both with autodiff) and compares every
 /// returned vector: outputs and gradients.
 fn compare(name: &str, tolerance: f32, op: impl Fn(&Device) -> Vec<Vec<f32>>) {
+    let Some(device) = vulkan() else { return };
     let flex = op(&Device::flex().autodiff());
-    let ours = op(&vulkan().autodiff());
+    let ours = op(&device.autodiff());
     for (i, (a, b)) in ours.iter().zip(&flex).enumerate() {
         assert_close(&format!("{name} #{i}"), a, b, tolerance);
     }
@@ -130,8 +143,9 @@ fn trajectory(device: &Device, steps: usize) -> Vec<f32> {
 #[test]
 #[ignore = "slow on a software Vulkan device: run with --ignored"]
 fn twenty_training_steps_follow_flex() {
+    let Some(device) = vulkan() else { return };
     let flex = trajectory(&Device::flex().autodiff(), 20);
-    let ours = trajectory(&vulkan().autodiff(), 20);
+    let ours = trajectory(&device.autodiff(), 20);
     println!("step  flex      vulkan    difference");
     for (i, (a, b)) in flex.iter().zip(&ours).enumerate() {
         println!("{i:4}  {a:.6}  {b:.6}  {:.2e}", (a - b).abs());
@@ -154,6 +168,9 @@ fn numbers(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
 #[test]
 #[ignore = "slow on a software Vulkan device: run with --ignored"]
 fn a_smoke_build_on_vulkan_gives_flex_numbers() {
+    if vulkan().is_none() {
+        return;
+    }
     let flex = common::project_copy();
     let ours = common::project_copy();
     for (dir, backend) in [(&flex, "flex"), (&ours, "vulkan")] {

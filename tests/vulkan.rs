@@ -34,10 +34,14 @@ fn vulkan() -> Option<Device> {
 }
 
 /// Largest difference relative to the reference's largest magnitude.
+fn largest_difference(ours: &[f32], flex: &[f32]) -> f32 {
+    let scale = flex.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    ours.iter().zip(flex).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / scale
+}
+
 fn assert_close(name: &str, ours: &[f32], flex: &[f32], tolerance: f32) {
     assert_eq!(ours.len(), flex.len(), "{name}: lengths differ");
-    let scale = flex.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-    let worst = ours.iter().zip(flex).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / scale;
+    let worst = largest_difference(ours, flex);
     println!("{name}: largest difference {worst:.2e} of the largest value");
     assert!(worst <= tolerance, "{name}: vulkan and flex differ by {worst:.2e} of the largest value (tolerance {tolerance:.0e})");
 }
@@ -204,8 +208,7 @@ fn each_layer_of_the_real_model_matches_flex() {
     let ours = layer_outputs(&device.autodiff());
     let mut differ = Vec::new();
     for ((name, a), (_, b)) in ours.iter().zip(&flex) {
-        let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max) / scale;
+        let worst = largest_difference(a, b);
         println!("{name:28} largest difference {worst:.2e} of the largest value");
         if worst > 1e-4 {
             differ.push(name.clone());

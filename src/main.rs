@@ -21,6 +21,15 @@ fn main() {
     // other thread exists; no handler is installed.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = repro::cli::Cli::parse();
+    // burn-optim loads an optimizer's state (a resumed training) onto burn's
+    // default device, which prefers a compiled-in GPU backend: a Vulkan build
+    // training on flex would start a Vulkan device for it (Mesa then prints
+    // `XDG_RUNTIME_DIR is invalid` where that is unset). On flex make flex
+    // the default; elsewhere burn's default is that backend already.
+    if cli.backend == repro::compute::BackendKind::Flex {
+        // SAFETY: no other thread exists yet to read the environment.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     if let Err(e) = repro::cli::run(cli) {
         // One line with the whole cause chain first; config errors add a hint line.
         eprintln!("error: {e:#}");

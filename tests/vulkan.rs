@@ -8,7 +8,6 @@
 
 mod common;
 
-use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::{random, tensor, values};
@@ -111,16 +110,6 @@ fn dropout_drops_the_same_units_as_on_flex() {
     });
 }
 
-/// Reads every float parameter, so the lazy ones take their values on the
-/// device the model was made on (as the trainer does before it forks).
-struct Materialize;
-
-impl burn::module::ModuleVisitor for Materialize {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        let _ = param.val();
-    }
-}
-
 /// The model of seed 7, initialised on flex, then forked to `device`: burn's
 /// parameters are lazy, and forked unread they would draw their values
 /// from the target device's RNG.
@@ -129,8 +118,7 @@ fn seeded_model(device: &Device) -> Cnn {
     rng.seed(7);
     repro::kernels::dropout::seed_stream(7);
     let model = Cnn::new(&CnnConfig::default(), &rng.clone().autodiff());
-    model.visit(&mut Materialize);
-    if repro::compute::on_flex(device) { model } else { model.fork(device) }
+    repro::bench::fork::materialized_fork(model, device)
 }
 
 /// The small batch of the training comparison (llvmpipe is slow).
@@ -251,6 +239,27 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
         }
     }
     assert!(differ.is_empty(), "numbers beyond tolerance:\n{}", differ.join("\n"));
+}
+
+/// burn-optim loads a resumed optimizer's state onto burn's default device,
+/// a Vulkan one in this build: a training on flex must not open Vulkan (the
+/// trainer reloads its checkpoint after every epoch, as a resume would).
+#[test]
+fn a_training_on_flex_leaves_vulkan_alone() {
+    if vulkan().is_none() {
+        return;
+    }
+    let dir = common::project_copy();
+    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
+        .current_dir(dir.path())
+        .env("VK_LOADER_DEBUG", "info")
+        .args(["run", "stage", "train_a", "--profile", "smoke", "--no-remote"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("epoch   2"), "trained past a checkpoint: {said}");
+    assert!(!said.contains("Vulkan Loader"), "a flex training opened Vulkan:\n{said}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod conv;
 pub mod data;
+pub mod fork;
 pub mod hash;
 pub mod layers;
 pub mod noop;

@@ -12,7 +12,7 @@ pub fn train(steps: usize, threads: usize, compute: &crate::compute::Compute) ->
     let device = compute.device().autodiff();
     let rng = crate::compute::rng_device();
     rng.seed(0);
-    let mut model = Cnn::new(&CnnConfig::default(), &rng.clone().autodiff()).fork(&device);
+    let mut model = super::fork::materialized_fork(Cnn::new(&CnnConfig::default(), &rng.clone().autodiff()), &device);
     let mut optim = crate::training::optimizer::OptimizerParams::default().build();
     let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
     let x = Tensor::<4>::random([64, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &rng).to_device(&device);

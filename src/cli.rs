@@ -482,8 +482,8 @@ fn push(
     let mut total = repro_engine::remote::Transfer::default();
     let width = pushed.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
     for (stage, outcome) in &pushed {
-        let (moved, with_objects) = match outcome {
-            Pushed::Sent { moved, with_objects } => (moved, *with_objects),
+        let (moved, with_objects, retired) = match outcome {
+            Pushed::Sent { moved, with_objects, retired } => (moved, *with_objects, retired),
             Pushed::NotBuilt(state) => {
                 println!("{stage:width$}  not pushed: {state}; build it first");
                 continue;
@@ -500,7 +500,20 @@ fn push(
             }
         };
         let what = if with_objects { "" } else { " (run entry only: push = false, cheap to rebuild)" };
-        println!("{stage:width$}  {} object(s), {:.1} MB; {} already there{what}", moved.objects, moved.bytes as f64 / 1e6, moved.present);
+        let retired = retired.as_ref().map_or(String::new(), |r| {
+            format!(
+                "; its checkpoint there retired: {} object(s), {:.1} MB removed, {} kept (named elsewhere)",
+                r.objects,
+                r.bytes as f64 / 1e6,
+                r.present
+            )
+        });
+        println!(
+            "{stage:width$}  {} object(s), {:.1} MB; {} already there{what}{retired}",
+            moved.objects,
+            moved.bytes as f64 / 1e6,
+            moved.present
+        );
         total.add(moved);
     }
     let verb = if dry_run { "would push" } else { "pushed" };

@@ -179,6 +179,27 @@ fn numbers(dir: &Path) -> String {
     record["stages"]["report"]["outputs"]["numbers.json"]["sha256"].as_str().unwrap().to_string()
 }
 
+/// A checkpoint entry for model a's finished computation, as a machine that
+/// was stopped mid-training would have pushed it: one object of its own,
+/// and one (the weights) that the run entry names too. Returns the entry's
+/// and its own object's paths.
+fn plant_finished_checkpoint(project: &Path, prefix: &Path) -> (PathBuf, PathBuf) {
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
+    let train_a = &record["stages"]["train_a"];
+    let fingerprint = train_a["fingerprint"].as_str().unwrap();
+    let sha = "ab".repeat(32);
+    let lone = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+    std::fs::create_dir_all(lone.parent().unwrap()).unwrap();
+    std::fs::write(&lone, b"epoch").unwrap();
+    let files = serde_json::json!({ "epoch-1/model.bpk": train_a["outputs"]["model.weights"], "latest": { "sha256": sha, "size": 5 } });
+    let entry = serde_json::json!({ "stage": "train_a", "fingerprint": fingerprint, "files": files });
+    let path = prefix.join("checkpoints").join(format!("{fingerprint}.json"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    (path, lone)
+}
+
 #[test]
 fn an_s3_remote_round_trip_with_its_faults() {
     let Some(binary) = s3s_fs() else { return };
@@ -226,7 +247,10 @@ fn an_s3_remote_round_trip_with_its_faults() {
     let complete_before = entries_are_complete(&prefix);
     let port = server.port;
     let server = S3Server::start(&binary, root.path(), Some(port));
+    let (checkpoint, lone) = plant_finished_checkpoint(a.path(), &prefix);
     let pushed = ok(a.path(), &push, &refs(&env));
+    assert!(pushed.contains("its checkpoint there retired: 1 object(s), 0.0 MB removed, 1 kept"), "{pushed}");
+    assert!(!checkpoint.exists() && !lone.exists(), "the entry and the object only it named are gone");
     if !status.success() {
         assert!(pushed.contains("already there"), "the second push skips what the first sent: {pushed}");
     }

@@ -253,6 +253,39 @@ fn a_killed_training_resumes_on_another_machine_from_the_remotes_checkpoint() {
     assert_eq!(train_result(third.path()), expected, "trained from the beginning after a refused checkpoint");
 }
 
+/// Pushing a finished run retires the remote's checkpoint of it: the entry
+/// goes, and its objects with it, but one that another entry still names.
+#[test]
+fn pushing_the_finished_run_retires_the_remotes_checkpoint() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().to_str().unwrap();
+    let first = killed_after_epoch_2();
+    repro_ok(first.path(), &["push", "--remote", url]);
+    let retired = checkpoint_entry(remote.path());
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&retired).unwrap()).unwrap();
+    let files = entry["files"].as_object().unwrap().clone();
+    let shared = files["latest"]["sha256"].as_str().unwrap().to_string();
+    let other = serde_json::json!({ "stage": "train_x", "fingerprint": "f".repeat(64), "files": { "latest": files["latest"] } });
+    let other_path = remote.path().join("checkpoints").join(format!("{}.json", "f".repeat(64)));
+    std::fs::write(&other_path, serde_json::to_vec(&other).unwrap()).unwrap();
+
+    let second = tiny_project();
+    let log = repro_ok(second.path(), &["--threads", "2", "build", "--remote", url]);
+    assert!(log.contains("resuming after epoch"), "{log}");
+    let pushed = repro_ok(second.path(), &["push", "--remote", url]);
+    let removed = format!("{} object(s)", files.len() - 1);
+    assert!(pushed.contains(&format!("its checkpoint there retired: {removed}")) && pushed.contains("1 kept"), "{pushed}");
+    assert!(!retired.exists() && other_path.exists(), "the finished run's checkpoint entry alone is gone");
+    for (name, object) in &files {
+        let sha = object["sha256"].as_str().unwrap();
+        let present = remote.path().join("objects").join(&sha[..2]).join(&sha[2..]).exists();
+        assert_eq!(present, sha == shared, "checkpoint file {name}: present {present}");
+    }
+    let third = tiny_project();
+    let log = repro_ok(third.path(), &["build", "--remote", url]);
+    assert!(!log.contains("epoch   1"), "the finished run restores, nothing trains: {log}");
+}
+
 /// The one checkpoint entry on a folder remote.
 fn checkpoint_entry(remote: &Path) -> std::path::PathBuf {
     let entries: Vec<_> = std::fs::read_dir(remote.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();

@@ -162,3 +162,46 @@ fn safe_relative(rel: &str) -> anyhow::Result<&Path> {
     anyhow::ensure!(inside && !rel.is_empty(), "checkpoint file `{rel}` on the remote is not a plain relative path; refused");
     Ok(path)
 }
+
+/// Once a stage's finished run is on the remote its checkpoint is dead
+/// weight (a build restores the run): removes the entry, then those of its
+/// objects no other entry names. The entry goes first, so a crash leaves
+/// unnamed objects behind, never an entry whose objects are gone. With
+/// `dry_run`, only counts. `None` when the remote has no such checkpoint.
+pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &str, dry_run: bool) -> anyhow::Result<Option<Transfer>> {
+    let Some(entry) = remote_checkpoint(remote, fingerprint)? else { return Ok(None) };
+    let mut named = named_objects(remote, &checkpoint_key(fingerprint))?;
+    if !dry_run {
+        remote.delete(&checkpoint_key(fingerprint))?;
+    }
+    let mut freed = Transfer::default();
+    // `insert` is false for an object named elsewhere (or twice here): kept.
+    for object in entry.files.values().filter(|o| named.insert(o.sha256.clone())) {
+        if !dry_run {
+            remote.delete(&object_key(&object.sha256))?;
+        }
+        freed.objects += 1;
+        freed.bytes += object.size;
+    }
+    freed.present = entry.files.len() - freed.objects;
+    Ok(Some(freed))
+}
+
+/// The objects named by every run and checkpoint entry on the remote but
+/// `except`. An entry that does not parse is an error: nothing is removed
+/// while it is unknown what that entry needs.
+fn named_objects(remote: &dyn RemoteCache, except: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let mut named = std::collections::BTreeSet::new();
+    for folder in ["runs", "checkpoints"] {
+        for key in remote.list(folder)?.into_iter().filter(|k| k != except) {
+            let Some(bytes) = remote.get(&key)? else { continue };
+            let unreadable = |e| anyhow::anyhow!("{}: {key} is not a valid entry ({e}); nothing was removed", remote.url());
+            let objects: Vec<ObjectRef> = match folder {
+                "runs" => serde_json::from_slice::<super::record::StageRecord>(&bytes).map_err(unreadable)?.outputs.into_values().collect(),
+                _ => serde_json::from_slice::<CheckpointEntry>(&bytes).map_err(unreadable)?.files.into_values().collect(),
+            };
+            named.extend(objects.into_iter().map(|o| o.sha256));
+        }
+    }
+    Ok(named)
+}

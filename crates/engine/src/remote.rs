@@ -35,6 +35,10 @@ pub trait RemoteCache: Send + Sync {
     /// Writes `key` whole (a reader sees all of it or nothing).
     fn upload(&self, key: &str, src: &Path) -> anyhow::Result<()>;
     fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()>;
+    /// Every key under the folder `prefix` (`runs`), in no set order.
+    fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>>;
+    /// Removes `key`; an absent key is no error.
+    fn delete(&self, key: &str) -> anyhow::Result<()>;
 }
 
 /// The run entry of `fingerprint` on the remote, if any.

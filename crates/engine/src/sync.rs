@@ -17,6 +17,9 @@ pub enum Pushed {
     Sent {
         moved: remote::Transfer,
         with_objects: bool,
+        /// Its checkpoint on the remote, removed now that the run is there:
+        /// the objects removed (`present`: kept, other entries name them).
+        retired: Option<remote::Transfer>,
     },
     /// Not built, but its checkpoint (unfinished work) was sent.
     Checkpoint(remote::Transfer),
@@ -72,7 +75,9 @@ impl Engine<'_> {
             if !dry_run {
                 remote::pin(store.root(), &built.fingerprint)?;
             }
-            result.push((s.name, Pushed::Sent { moved, with_objects }));
+            let retired = carry::retire_checkpoint(remote, &built.fingerprint, dry_run)
+                .with_context(|| format!("retiring `{}`'s checkpoint on the remote", s.name))?;
+            result.push((s.name, Pushed::Sent { moved, with_objects, retired }));
         }
         Ok(result)
     }

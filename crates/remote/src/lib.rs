@@ -7,7 +7,7 @@ mod credentials;
 mod errors;
 
 use anyhow::Context;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use repro_engine::remote::RemoteCache;
@@ -152,5 +152,17 @@ impl RemoteCache for ObjectRemote {
         // folder store's rename).
         let put = self.runtime.block_on(self.store.put(&Key::from(key), PutPayload::from(bytes)));
         put.map(|_| ()).map_err(|e| self.fail(key, e))
+    }
+
+    fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let listed = self.runtime.block_on(self.store.list(Some(&Key::from(prefix))).map_ok(|m| m.location.to_string()).try_collect());
+        listed.map_err(|e| self.fail(&format!("list {prefix}/"), e))
+    }
+
+    fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.runtime.block_on(self.store.delete(&Key::from(key))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.fail(key, e)),
+        }
     }
 }

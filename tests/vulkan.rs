@@ -1,7 +1,8 @@
 //! The model on burn's Vulkan backend against flex, on whatever Vulkan
 //! device the loader finds (in CI: Mesa's llvmpipe, a CPU device): each
-//! layer's value and gradients, 20 training steps of the real model, and a
-//! smoke build through the binary. Built only with `--features vulkan`;
+//! layer's value and gradients, 20 training steps of the real model, the
+//! training, features and Grad-CAM stages through the binary, and a smoke
+//! build through it. Built only with `--features vulkan`;
 //! without a Vulkan driver the tests skip, saying so, unless
 //! REPRO_REQUIRE_VULKAN is set (CI sets it).
 #![cfg(feature = "vulkan")]
@@ -239,6 +240,85 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
         }
     }
     assert!(differ.is_empty(), "numbers beyond tolerance:\n{}", differ.join("\n"));
+}
+
+/// The stored output `name` of `stage` in the build at `dir`.
+fn output(dir: &Path, stage: &str, name: &str) -> std::path::PathBuf {
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/stages.lock.json")).unwrap()).unwrap();
+    let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str().unwrap().to_string();
+    dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
+}
+
+fn stage_record(dir: &Path, stage: &str) -> String {
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/stages.lock.json")).unwrap()).unwrap();
+    record["stages"][stage].to_string()
+}
+
+/// Training, features and Grad-CAM through the binary on both backends
+/// (tests/fixtures/vulkan-stages.toml), compared output by output.
+#[test]
+fn the_stages_that_compute_on_vulkan_give_flex_outputs() {
+    if vulkan().is_none() {
+        return;
+    }
+    let builds: Vec<_> = ["flex", "vulkan"]
+        .into_iter()
+        .map(|backend| {
+            let dir = common::project_with("tests/fixtures/vulkan-stages.toml");
+            let started = std::time::Instant::now();
+            let out = repro(dir.path(), &["--backend", backend, "build", "--no-remote"]);
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "build on {backend} failed:\n{said}");
+            println!("{backend}: built in {:.1} s", started.elapsed().as_secs_f64());
+            dir
+        })
+        .collect();
+    let (flex, ours) = (builds[0].path(), builds[1].path());
+    for stage in ["train", "features", "gradcam"] {
+        assert!(stage_record(ours, stage).contains(r#""backend":"vulkan""#), "{stage}: {}", stage_record(ours, stage));
+    }
+    // Measured on llvmpipe: metrics within 5e-7 (relative), features
+    // within 8.4e-7 of the largest value, Grad-CAM maps within 1.6e-5.
+    let mut differ = Vec::new();
+    let metrics = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(output(dir, "train", "metrics.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (metrics(flex), metrics(ours));
+    for key in ["test_loss", "test_accuracy", "feature_distance_ratio"] {
+        let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+        println!("{key:24} flex {x:.6}  vulkan {y:.6}");
+        if (x - y).abs() > 1e-4 * x.abs() {
+            differ.push(format!("{key}: flex {x}, vulkan {y}"));
+        }
+    }
+    let features = |dir: &Path| repro::artifacts::features::Features::read(&output(dir, "features", "features.bin")).unwrap();
+    let (a, b) = (features(flex), features(ours));
+    assert_eq!(a.header.indices, b.header.indices);
+    for ((tap, _), (x, y)) in a.header.taps.iter().zip(a.matrices.iter().zip(&b.matrices)) {
+        let worst = largest_difference(y, x);
+        println!("features {tap:?}: largest difference {worst:.2e} of the largest value");
+        if worst > 1e-4 {
+            differ.push(format!("features {tap:?}: {worst:.2e}"));
+        }
+    }
+    let cams = |dir: &Path| -> repro::artifacts::gradcam::GradcamFile {
+        serde_json::from_slice(&std::fs::read(output(dir, "gradcam", "gradcam.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (cams(flex), cams(ours));
+    assert_eq!(a.rows.len(), b.rows.len());
+    for (x, y) in a.rows.iter().zip(&b.rows) {
+        let worst = largest_difference(&y.heat, &x.heat);
+        println!(
+            "Grad-CAM {:12} image {} / {}, predicted {} / {}: largest difference {worst:.2e}",
+            x.name, x.index, y.index, x.predicted, y.predicted
+        );
+        if (x.index, x.predicted) != (y.index, y.predicted) || worst > 1e-3 {
+            differ.push(format!("Grad-CAM of {}: {worst:.2e}", x.name));
+        }
+    }
+    assert!(differ.is_empty(), "beyond tolerance: {differ:#?}");
 }
 
 /// burn-optim loads a resumed optimizer's state onto burn's default device,

@@ -117,6 +117,17 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Commands that only read and print, which a closed pipe (`repro
+    /// status | head -1`) may end as it ends a C tool (status asks a remote
+    /// only whether it holds a run). The others send to remotes, and a
+    /// socket whose server went away raises SIGPIPE on the next write: they
+    /// must get the error and say it, not die silently.
+    pub fn ends_on_closed_pipe(&self) -> bool {
+        matches!(self, Command::Status { .. } | Command::Dag { .. } | Command::Diff { .. })
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum RunWhat {
     /// `repro run stage NAME...`: stages, or kinds naming all their stages

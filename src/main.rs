@@ -14,13 +14,16 @@ fn main() {
     // SAFETY: sets an option before any allocation by another thread; the
     // call has no other precondition.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    // A closed pipe (`repro status | head -1`) ends the process quietly, as
-    // it does a C tool, instead of a panic in the next print. Every file is
-    // written atomically and the store lock dies with the process.
-    // SAFETY: restores the default disposition of one signal before any
-    // other thread exists; no handler is installed.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = repro::cli::Cli::parse();
+    if cli.command.ends_on_closed_pipe() {
+        // A closed pipe ends the process quietly instead of a panic in the
+        // next print. Every file is written atomically and the store lock
+        // dies with the process. Not for commands that reach remotes (see
+        // `ends_on_closed_pipe`): Rust's default, ignored, gives them EPIPE.
+        // SAFETY: restores the default disposition of one signal before any
+        // other thread exists; no handler is installed.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     // burn-optim loads an optimizer's state (a resumed training) onto burn's
     // default device, which prefers a compiled-in GPU backend: a Vulkan build
     // training on flex would start a Vulkan device for it (Mesa then prints

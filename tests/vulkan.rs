@@ -242,18 +242,17 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
     assert!(differ.is_empty(), "numbers beyond tolerance:\n{}", differ.join("\n"));
 }
 
-/// The stored output `name` of `stage` in the build at `dir`.
-fn output(dir: &Path, stage: &str, name: &str) -> std::path::PathBuf {
+/// The build record of the stage `stage` at `dir`.
+fn stage_record(dir: &Path, stage: &str) -> serde_json::Value {
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/stages.lock.json")).unwrap()).unwrap();
-    let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str().unwrap().to_string();
-    dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
+    record["stages"][stage].clone()
 }
 
-fn stage_record(dir: &Path, stage: &str) -> String {
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/stages.lock.json")).unwrap()).unwrap();
-    record["stages"][stage].to_string()
+/// The stored output `name` of `stage` in the build at `dir`.
+fn output(dir: &Path, stage: &str, name: &str) -> std::path::PathBuf {
+    let sha = stage_record(dir, stage)["outputs"][name]["sha256"].as_str().unwrap().to_string();
+    dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
 }
 
 /// Training, features and Grad-CAM through the binary on both backends
@@ -277,7 +276,8 @@ fn the_stages_that_compute_on_vulkan_give_flex_outputs() {
         .collect();
     let (flex, ours) = (builds[0].path(), builds[1].path());
     for stage in ["train", "features", "gradcam"] {
-        assert!(stage_record(ours, stage).contains(r#""backend":"vulkan""#), "{stage}: {}", stage_record(ours, stage));
+        let record = stage_record(ours, stage).to_string();
+        assert!(record.contains(r#""backend":"vulkan""#), "{stage}: {record}");
     }
     // Measured on llvmpipe: metrics within 5e-7 (relative), features
     // within 8.4e-7 of the largest value, Grad-CAM maps within 1.6e-5.

@@ -94,11 +94,7 @@ fn repro(dir: &Path, args: &[&str]) -> String {
 
 /// (history.csv without its seconds column, weights bytes) of a stage.
 fn result_of(dir: &Path, stage: &str) -> (String, Vec<u8>) {
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
-    let object = |name: &str| {
-        let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str().unwrap().to_string();
-        dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
-    };
+    let object = |name: &str| common::stage_output(dir, "smoke", stage, name);
     let history = std::fs::read_to_string(object("history.csv")).unwrap();
     let without_seconds = history.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect::<Vec<_>>().join("\n");
     (without_seconds, std::fs::read(object("model.weights")).unwrap())

@@ -24,8 +24,7 @@ fn light() -> tempfile::TempDir {
 }
 
 fn outputs(dir: &Path, profile: &str) -> serde_json::Value {
-    let r: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap();
+    let r = common::lock_record(dir, profile);
     let stages = r["stages"].as_object().unwrap();
     stages.iter().map(|(k, v)| (k.clone(), v["outputs"].clone())).collect()
 }

@@ -117,10 +117,7 @@ fn official_format_end_to_end() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(project.path().join("artifacts/records/paper.lock.json")).unwrap()).unwrap();
-    let sha = record["stages"]["data"]["outputs"]["dataset.bin"]["sha256"].as_str().unwrap();
-    let object = project.path().join("artifacts/objects").join(&sha[..2]).join(&sha[2..]);
+    let object = common::stage_output(project.path(), "paper", "data", "dataset.bin");
     let dataset = repro::data::Dataset::read(&object).unwrap();
     assert_eq!((dataset.train.len(), dataset.test.len()), (50_000, 10_000));
     assert_eq!(dataset.train.class_counts(10), vec![5_000; 10]);

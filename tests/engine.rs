@@ -1,6 +1,8 @@
 //! The engine on its own, with tiny test stage kinds: staleness reasons,
 //! fingerprints, the store, records, locks and gc.
 
+mod common;
+
 use repro_engine::code_version::{SourceRow, SourceTree};
 use repro_engine::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State, typed_params};
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,10 +163,6 @@ fn reasons(state: &State) -> String {
     }
 }
 
-fn record(dir: &Path, profile: &str) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap()
-}
-
 #[test]
 fn never_built_then_fresh() {
     let dir = tempfile::tempdir().unwrap();
@@ -217,8 +215,7 @@ fn corrupt_or_missing_output_is_rebuilt() {
     let (p, k) = (write_pipeline(dir.path(), 7, "x"), kinds());
     let e = engine(&p, &k, SOURCES, "main");
     build(&e);
-    let sha = record(dir.path(), "main")["stages"]["a"]["outputs"]["out.txt"]["sha256"].as_str().unwrap().to_string();
-    let object = dir.path().join("artifacts/objects").join(&sha[..2]).join(&sha[2..]);
+    let object = common::stage_output(dir.path(), "main", "a", "out.txt");
     fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     fs::write(&object, "8").unwrap();
     assert_eq!(reasons(&states(&e)["a"]), "output missing or corrupt: out.txt");
@@ -240,7 +237,7 @@ fn fingerprints_do_not_depend_on_checkout_location() {
         let mut e = engine(&p, &k, SOURCES, "main");
         e.overrides.insert("a".into(), toml::toml! { file = "input.txt" });
         build(&e);
-        let r = record(d.path(), "main");
+        let r = common::lock_record(d.path(), "main");
         (r["stages"]["a"]["fingerprint"].clone(), r["stages"]["b"]["fingerprint"].clone())
     };
     assert_eq!(fp(&d1), fp(&d2));

@@ -66,14 +66,6 @@ fn a_pipeline_file_with_a_too_large_perplexity_is_refused_with_its_line() {
     );
 }
 
-/// The path of `stage`'s stored output `name` in a build of `profile`.
-fn object(dir: &Path, profile: &str, stage: &str, name: &str) -> std::path::PathBuf {
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(format!("artifacts/records/{profile}.lock.json"))).unwrap()).unwrap();
-    let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str().unwrap().to_string();
-    dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
-}
-
 /// Flips one byte of a read-only stored object and puts its mtime back.
 fn flip_a_byte(path: &Path) {
     let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
@@ -93,7 +85,7 @@ fn a_changed_stored_byte_is_caught_when_read_and_by_status_verify() {
     let p = common::project_with("tests/fixtures/light.toml");
     ok(p.path(), &["build"]);
     ok(p.path(), &["build"]); // a no-op build caches every output's digest with its stat
-    let dataset = object(p.path(), "smoke", "data", "dataset.bin");
+    let dataset = common::stage_output(p.path(), "smoke", "data", "dataset.bin");
     flip_a_byte(&dataset);
     // Size and mtime are unchanged: the cheap check cannot see it...
     assert!(ok(p.path(), &["status"]).contains("figures  fresh"));
@@ -107,7 +99,7 @@ fn a_changed_stored_byte_is_caught_when_read_and_by_status_verify() {
     assert!(log.contains("data stale: output missing or corrupt: dataset.bin"), "{log}");
 
     ok(p.path(), &["build"]);
-    flip_a_byte(&object(p.path(), "smoke", "figures", "samples.png"));
+    flip_a_byte(&common::stage_output(p.path(), "smoke", "figures", "samples.png"));
     assert!(ok(p.path(), &["status"]).contains("figures  fresh"));
     let verified = ok(p.path(), &["status", "--verify"]);
     assert!(verified.contains("figures  stale (output missing or corrupt: samples.png)"), "{verified}");

@@ -4,6 +4,8 @@
 //! it waits (up to a few seconds) until `meet` stages of its group run, so
 //! a sequential build cannot pass for a concurrent one.
 
+mod common;
+
 use repro_engine::code_version::{SourceRow, SourceTree};
 use repro_engine::{BuildOptions, Engine, KindRegistry, ParamError, Pipeline, StageContext, StageKind, State};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,9 +120,7 @@ fn jobs(n: usize) -> BuildOptions {
 }
 
 fn output(dir: &Path, stage: &str) -> Option<String> {
-    let record: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("artifacts/records/main.lock.json")).ok()?).ok()?;
-    let sha = record["stages"][stage]["outputs"]["out.txt"]["sha256"].as_str()?.to_string();
-    fs::read_to_string(dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])).ok()
+    fs::read_to_string(common::stage_output(dir, "main", stage, "out.txt")).ok()
 }
 
 fn three_and_a_join(group: &str, meet: usize) -> String {

@@ -166,7 +166,7 @@ fn entries_are_complete(prefix: &Path) -> usize {
         let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(run).unwrap()).unwrap();
         for object in entry["outputs"].as_object().unwrap().values() {
             let sha = object["sha256"].as_str().unwrap();
-            let path = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+            let path = common::object_file(prefix, sha);
             assert!(path.exists() || entry["kind"] == "dataset", "{} names {sha}, which is not there", run.display());
         }
     }
@@ -175,8 +175,7 @@ fn entries_are_complete(prefix: &Path) -> usize {
 
 /// The report's numbers of a build: the `numbers.json` object's digest.
 fn numbers(dir: &Path) -> String {
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
-    record["stages"]["report"]["outputs"]["numbers.json"]["sha256"].as_str().unwrap().to_string()
+    common::lock_record(dir, "smoke")["stages"]["report"]["outputs"]["numbers.json"]["sha256"].as_str().unwrap().to_string()
 }
 
 /// A checkpoint entry for model a's finished computation, as a machine that
@@ -184,12 +183,11 @@ fn numbers(dir: &Path) -> String {
 /// and one (the weights) that the run entry names too. Returns the entry's
 /// and its own object's paths.
 fn plant_finished_checkpoint(project: &Path, prefix: &Path) -> (PathBuf, PathBuf) {
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(project.join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
+    let record = common::lock_record(project, "smoke");
     let train_a = &record["stages"]["train_a"];
     let fingerprint = train_a["fingerprint"].as_str().unwrap();
     let sha = "ab".repeat(32);
-    let lone = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+    let lone = common::object_file(prefix, &sha);
     std::fs::create_dir_all(lone.parent().unwrap()).unwrap();
     std::fs::write(&lone, b"epoch").unwrap();
     let files = serde_json::json!({ "epoch-1/model.bpk": train_a["outputs"]["model.weights"], "latest": { "sha256": sha, "size": 5 } });
@@ -267,11 +265,10 @@ fn an_s3_remote_round_trip_with_its_faults() {
     assert_eq!(numbers(b.path()), numbers(a.path()), "the same numbers, byte for byte");
 
     // A corrupt object on the server: pull refuses it by name; a build reruns that stage.
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(a.path().join("artifacts/records/smoke.lock.json")).unwrap()).unwrap();
+    let record = common::lock_record(a.path(), "smoke");
     // Model a's weights: no other model's (b and c share theirs in smoke).
     let sha = record["stages"]["train_a"]["outputs"]["model.weights"]["sha256"].as_str().unwrap();
-    let object = prefix.join("objects").join(&sha[..2]).join(&sha[2..]);
+    let object = common::object_file(&prefix, sha);
     let mut bytes = std::fs::read(&object).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&object, bytes).unwrap();

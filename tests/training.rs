@@ -52,15 +52,10 @@ fn tiny_project() -> tempfile::TempDir {
 
 /// The train stage's outputs, with wall-clock columns left out.
 fn train_result(dir: &Path) -> (String, Vec<String>) {
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/tiny.lock.json")).unwrap()).unwrap();
-    let out = &record["stages"]["train"]["outputs"];
-    let object = |name: &str| {
-        let sha = out[name]["sha256"].as_str().unwrap();
-        dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
-    };
-    let history = std::fs::read_to_string(object("history.csv")).unwrap();
+    let record = common::lock_record(dir, "tiny");
+    let history = std::fs::read_to_string(common::stage_output(dir, "tiny", "train", "history.csv")).unwrap();
     let rows = history.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect();
-    (out["model.weights"]["sha256"].as_str().unwrap().to_string(), rows)
+    (record["stages"]["train"]["outputs"]["model.weights"]["sha256"].as_str().unwrap().to_string(), rows)
 }
 
 fn build(dir: &Path) -> String {
@@ -244,7 +239,7 @@ fn a_killed_training_resumes_on_another_machine_from_the_remotes_checkpoint() {
     let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(checkpoint_entry(remote.path())).unwrap()).unwrap();
     let (name, object) = entry["files"].as_object().unwrap().iter().find(|(n, _)| n.ends_with("model.bpk")).unwrap();
     let sha = object["sha256"].as_str().unwrap();
-    let path = remote.path().join("objects").join(&sha[..2]).join(&sha[2..]);
+    let path = common::object_file(remote.path(), sha);
     std::fs::write(&path, b"not the checkpoint").unwrap();
     let third = tiny_project();
     let log = repro_ok(third.path(), &["--threads", "2", "build", "--remote", url]);
@@ -278,7 +273,7 @@ fn pushing_the_finished_run_retires_the_remotes_checkpoint() {
     assert!(!retired.exists() && other_path.exists(), "the finished run's checkpoint entry alone is gone");
     for (name, object) in &files {
         let sha = object["sha256"].as_str().unwrap();
-        let present = remote.path().join("objects").join(&sha[..2]).join(&sha[2..]).exists();
+        let present = common::object_file(remote.path(), sha).exists();
         assert_eq!(present, sha == shared, "checkpoint file {name}: present {present}");
     }
     let third = tiny_project();

@@ -244,15 +244,12 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
 
 /// The build record of the stage `stage` at `dir`.
 fn stage_record(dir: &Path, stage: &str) -> serde_json::Value {
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("artifacts/records/stages.lock.json")).unwrap()).unwrap();
-    record["stages"][stage].clone()
+    common::lock_record(dir, "stages")["stages"][stage].clone()
 }
 
 /// The stored output `name` of `stage` in the build at `dir`.
 fn output(dir: &Path, stage: &str, name: &str) -> std::path::PathBuf {
-    let sha = stage_record(dir, stage)["outputs"][name]["sha256"].as_str().unwrap().to_string();
-    dir.join("artifacts/objects").join(&sha[..2]).join(&sha[2..])
+    common::stage_output(dir, "stages", stage, name)
 }
 
 /// Training, features and Grad-CAM through the binary on both backends

@@ -75,6 +75,27 @@ fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Ve
     let _ = reader.read(&mut [0u8; 1]);
 }
 
+/// The lock record of the build of `profile` in the project at `dir`.
+pub fn lock_record(dir: &Path, profile: &str) -> serde_json::Value {
+    let path = dir.join(format!("artifacts/records/{profile}.lock.json"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The file of object `sha256` under `root`: a store (`<project>/artifacts`)
+/// or a folder remote, which keep the engine's one layout.
+pub fn object_file(root: &Path, sha256: &str) -> PathBuf {
+    root.join(repro_engine::remote::object_key(sha256))
+}
+
+/// The stored file of `stage`'s output `name` in the build of `profile`.
+pub fn stage_output(dir: &Path, profile: &str, stage: &str, name: &str) -> PathBuf {
+    let record = lock_record(dir, profile);
+    let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str();
+    let sha = sha.unwrap_or_else(|| panic!("{profile}: {stage} has no output {name}"));
+    object_file(&dir.join("artifacts"), sha)
+}
+
 /// `../shared/data/cifar10-jpeg.tar.gz` beside the checkout, if present.
 pub fn shared_jpeg_copy() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10-jpeg.tar.gz");

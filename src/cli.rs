@@ -6,7 +6,35 @@ use clap::{Args, Parser, Subcommand};
 use repro_engine::{BuildOptions, Engine, KindRegistry, Pipeline, StageOutcome, State, dag, runner::human_duration};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// `println!` for what a command reports, through [`say_line`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))
+    };
+}
+
+/// Set once stdout could not be written: the rest of the output is dropped.
+static STDOUT_LOST: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line. Commands that reach remotes keep SIGPIPE ignored (see
+/// [`Command::ends_on_closed_pipe`]), so a reader that went away
+/// (`repro build | head -1`) shows here as an error: the command drops the
+/// rest of its output and finishes its work instead of panicking.
+pub fn say_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    if STDOUT_LOST.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        STDOUT_LOST.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: cannot write to stdout ({e}); the rest of the output is dropped");
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -122,7 +150,8 @@ impl Command {
     /// status | head -1`) may end as it ends a C tool (status asks a remote
     /// only whether it holds a run). The others send to remotes, and a
     /// socket whose server went away raises SIGPIPE on the next write: they
-    /// must get the error and say it, not die silently.
+    /// must get the error and say it, not die silently; a closed stdout
+    /// only silences them ([`say_line`]).
     pub fn ends_on_closed_pipe(&self) -> bool {
         matches!(self, Command::Status { .. } | Command::Dag { .. } | Command::Diff { .. })
     }
@@ -225,7 +254,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
             let (count, bytes) = engine.gc(dry_run)?;
             let verb = if dry_run { "would remove" } else { "removed" };
-            println!("{verb} {count} object(s), {:.1} MB", bytes as f64 / 1e6);
+            say!("{verb} {count} object(s), {:.1} MB", bytes as f64 / 1e6);
             Ok(())
         }
         Command::Dag { .. } | Command::Bench { .. } => unreachable!("handled above"),
@@ -337,31 +366,31 @@ fn build_partly(
     let unbuilt: Vec<String> = skipped.iter().map(|(name, _)| name.clone()).collect();
     for (name, state) in &skipped {
         let why = if options.restore_only.contains(name) { "its training is not published yet" } else { "it needs a stage not built" };
-        println!("{name:>12} not built: {why} ({state})");
+        say!("{name:>12} not built: {why} ({state})");
     }
     if args.dry_run {
         return Ok(unbuilt);
     }
     let ran = outcomes.iter().filter(|o| o.ran).count();
     let restored = outcomes.iter().filter(|o| matches!(o.state, State::Cached | State::Remote(_))).count();
-    println!(
+    say!(
         "profile `{}`: {ran} ran, {restored} restored, {} fresh in {}",
         engine.profile,
         outcomes.len() - ran - restored,
         human_duration(started.elapsed().as_secs_f64())
     );
     if !unbuilt.is_empty() {
-        println!("{} stage(s) not built (they need a training that is not published): {}", unbuilt.len(), unbuilt.join(", "));
+        say!("{} stage(s) not built (they need a training that is not published): {}", unbuilt.len(), unbuilt.join(", "));
     }
     Ok(unbuilt)
 }
 
 fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &Selection, rehash: bool) -> anyhow::Result<()> {
     let engine = engine(pipeline, kinds, threads, selection)?;
-    println!("profile `{}`", engine.profile);
-    println!("{}", environment_line(&engine));
+    say!("profile `{}`", engine.profile);
+    say!("{}", environment_line(&engine));
     if let Some(remote) = &engine.remote {
-        println!("remote cache: {}", remote.url());
+        say!("remote cache: {}", remote.url());
     }
     let none = BTreeSet::new();
     print_states(&if rehash { engine.status_rehashing(&[], &none)? } else { engine.status(&[], &none)? });
@@ -407,7 +436,7 @@ fn environment_line(engine: &Engine) -> String {
 fn print_states(outcomes: &[StageOutcome]) {
     let width = outcomes.iter().map(|o| o.stage.len()).max().unwrap_or(0);
     for o in outcomes {
-        println!("{:width$}  {}", o.stage, o.state);
+        say!("{:width$}  {}", o.stage, o.state);
     }
 }
 
@@ -447,7 +476,7 @@ fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Buil
     if update {
         let file = verify::publish(&engine.profile, &compute, &now, tolerance);
         repro_engine::atomic::write(&path, &serde_json::to_vec_pretty(&file)?)?;
-        println!("recorded {} numbers in {} (compute path: {})", now.len(), path.display(), verify::describe_compute(&compute));
+        say!("recorded {} numbers in {} (compute path: {})", now.len(), path.display(), verify::describe_compute(&compute));
         return Ok(());
     }
     let Some(published) = published else {
@@ -463,17 +492,17 @@ fn verify(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, args: &Buil
             engine.profile
         );
     };
-    println!("published numbers: {} (compute path: {})", path.display(), verify::describe_compute(&compute));
+    say!("published numbers: {} (compute path: {})", path.display(), verify::describe_compute(&compute));
     let checks = verify::compare(&published, &now);
     let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.4}"));
-    println!("{:<52} {:>12} {:>12} {:>10}  ok", "metric", "published", "now", "tolerance");
+    say!("{:<52} {:>12} {:>12} {:>10}  ok", "metric", "published", "now", "tolerance");
     for c in &checks {
         let (p, t) = (c.published.as_ref().map(|p| p.value), c.published.as_ref().map(|p| p.tolerance));
-        println!("{:<52} {:>12} {:>12} {:>10}  {}", c.metric, show(p), show(c.now), show(t), if c.ok() { "yes" } else { "NO" });
+        say!("{:<52} {:>12} {:>12} {:>10}  {}", c.metric, show(p), show(c.now), show(t), if c.ok() { "yes" } else { "NO" });
     }
     let bad = checks.iter().filter(|c| !c.ok()).count();
     anyhow::ensure!(bad == 0, "{bad} of {} numbers differ from {} beyond tolerance", checks.len(), path.display());
-    println!("all {} numbers reproduce ({})", checks.len(), path.display());
+    say!("all {} numbers reproduce ({})", checks.len(), path.display());
     Ok(())
 }
 
@@ -496,11 +525,11 @@ fn push(
         let (moved, with_objects, retired) = match outcome {
             Pushed::Sent { moved, with_objects, retired } => (moved, *with_objects, retired),
             Pushed::NotBuilt(state) => {
-                println!("{stage:width$}  not pushed: {state}; build it first");
+                say!("{stage:width$}  not pushed: {state}; build it first");
                 continue;
             }
             Pushed::Checkpoint(moved) => {
-                println!(
+                say!(
                     "{stage:width$}  not built; its checkpoint: {} object(s), {:.1} MB, {} already there (a build elsewhere resumes from it)",
                     moved.objects,
                     moved.bytes as f64 / 1e6,
@@ -519,7 +548,7 @@ fn push(
                 r.present
             )
         });
-        println!(
+        say!(
             "{stage:width$}  {} object(s), {:.1} MB; {} already there{what}{retired}",
             moved.objects,
             moved.bytes as f64 / 1e6,
@@ -530,12 +559,7 @@ fn push(
     let verb = if dry_run { "would push" } else { "pushed" };
     let checkpoints = pushed.iter().filter(|(_, p)| matches!(p, Pushed::Checkpoint(_))).count();
     let unfinished = if checkpoints > 0 { format!(" and {checkpoints} checkpoint(s) of unfinished stages") } else { String::new() };
-    println!(
-        "{verb} {} object(s), {:.1} MB, and {} run entr(ies){unfinished} to {url}",
-        total.objects,
-        total.bytes as f64 / 1e6,
-        total.runs
-    );
+    say!("{verb} {} object(s), {:.1} MB, and {} run entr(ies){unfinished} to {url}", total.objects, total.bytes as f64 / 1e6, total.runs);
     Ok(())
 }
 
@@ -564,9 +588,9 @@ fn pull(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: &S
             Pulled::Rebuild => "cheap to rebuild: the next build runs it".into(),
             Pulled::Missing => "not on the remote".into(),
         };
-        println!("{stage:width$}  {text}");
+        say!("{stage:width$}  {text}");
     }
-    println!(
+    say!(
         "pulled {} object(s), {:.1} MB; `repro build --profile {}` restores them",
         total.objects,
         total.bytes as f64 / 1e6,
@@ -609,12 +633,12 @@ fn diff(pipeline: &Pipeline, kinds: &KindRegistry, a: Option<String>, b: Option<
     let numbers = diff::rows(&a.numbers, &b.numbers, all);
     if json {
         let out = serde_json::json!({ "a": a.name, "b": b.name, "params": params, "numbers": numbers });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if both {
         print_rows("parameter", &a.name, &b.name, &params, |v: &String| v.clone(), |_, _| String::new());
-        println!();
+        say!("");
     }
     print_rows("number", &a.name, &b.name, &numbers, |v: &f64| format!("{v:.4}"), |x, y| format!("{:+.4}", y - x));
     Ok(())
@@ -630,7 +654,7 @@ fn print_rows<T>(
     change: impl Fn(&T, &T) -> String,
 ) {
     if rows.is_empty() {
-        println!("no {what} differs");
+        say!("no {what} differs");
         return;
     }
     let cell = |v: &Option<T>| v.as_ref().map_or("(none)".to_string(), &show);
@@ -647,6 +671,6 @@ fn print_rows<T>(
     let header = [what.to_string(), a.to_string(), b.to_string(), "change".to_string()];
     let widths: Vec<usize> = (0..4).map(|i| table.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(table.iter()) {
-        println!("{:w0$}  {:>w1$}  {:>w2$}  {}", row[0], row[1], row[2], row[3], w0 = widths[0], w1 = widths[1], w2 = widths[2]);
+        say!("{:w0$}  {:>w1$}  {:>w2$}  {}", row[0], row[1], row[2], row[3], w0 = widths[0], w1 = widths[1], w2 = widths[2]);
     }
 }

@@ -106,21 +106,34 @@ fn a_changed_stored_byte_is_caught_when_read_and_by_status_verify() {
     assert!(verified.contains("data     fresh"), "{verified}");
 }
 
+/// `repro ARGS` with its stdout a pipe whose reader is gone.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_repro"));
+    command.current_dir(dir).args(args).stdout(Stdio::from(writer)).stderr(Stdio::piped());
+    command.output().unwrap()
+}
+
 #[test]
 fn a_closed_pipe_ends_repro_quietly() {
     let p = common::project_with("tests/fixtures/light.toml");
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(p.path())
-        .arg("status")
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = into_closed_pipe(p.path(), &["status"]);
     let err = stderr(&out);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     assert_ne!(out.status.code(), Some(101), "no panic exit: {:?}", out.status);
+}
+
+/// A command that reaches remotes keeps SIGPIPE ignored: a closed stdout
+/// silences it, and its work is done and recorded all the same.
+#[test]
+fn a_build_into_a_closed_pipe_finishes_its_work() {
+    let p = common::project_with("tests/fixtures/light.toml");
+    let out = into_closed_pipe(p.path(), &["build"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{:?}:\n{err}", out.status);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(ok(p.path(), &["status"]).contains("report   fresh"), "the build was recorded");
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Ve
 
 /// The lock record of the build of `profile` in the project at `dir`.
 pub fn lock_record(dir: &Path, profile: &str) -> serde_json::Value {
-    let path = dir.join(format!("artifacts/records/{profile}.lock.json"));
+    let path = repro_engine::record::record_path(&dir.join("artifacts"), profile);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }

@@ -15,6 +15,7 @@ macro_rules! say {
         $crate::cli::say_line(format_args!($($arg)*))
     };
 }
+pub(crate) use say;
 
 /// Set once stdout could not be written: the rest of the output is dropped.
 static STDOUT_LOST: AtomicBool = AtomicBool::new(false);
@@ -151,7 +152,8 @@ impl Command {
     /// only whether it holds a run). The others send to remotes, and a
     /// socket whose server went away raises SIGPIPE on the next write: they
     /// must get the error and say it, not die silently; a closed stdout
-    /// only silences them ([`say_line`]).
+    /// only silences them ([`say_line`]). Benchmarks too: killed at their
+    /// last line they would leave their temp files behind.
     pub fn ends_on_closed_pipe(&self) -> bool {
         matches!(self, Command::Status { .. } | Command::Dag { .. } | Command::Diff { .. })
     }

@@ -267,7 +267,7 @@ fn switching_profiles_restores_from_the_run_cache() {
     build(&engine(&p, &k, SOURCES, "main"));
     assert_eq!(build(&engine(&p, &k, SOURCES, "other")), vec!["a", "b"]);
     let e = engine(&p, &k, SOURCES, "main");
-    fs::remove_file(dir.path().join("artifacts/records/main.lock.json")).unwrap();
+    fs::remove_file(common::record_file(dir.path(), "main")).unwrap();
     assert_eq!(states(&e)["a"], State::Cached);
     assert!(build(&e).is_empty(), "restored, not rerun");
 }

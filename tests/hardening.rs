@@ -136,6 +136,17 @@ fn a_build_into_a_closed_pipe_finishes_its_work() {
     assert!(ok(p.path(), &["status"]).contains("report   fresh"), "the build was recorded");
 }
 
+/// A benchmark prints its figures at the end: a closed stdout drops them,
+/// and it still finishes (the old binary panicked with exit 101).
+#[test]
+fn a_benchmark_into_a_closed_pipe_finishes() {
+    let p = common::project_with("tests/fixtures/light.toml");
+    let out = into_closed_pipe(p.path(), &["bench", "pca", "--n", "300"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{:?}:\n{err}", out.status);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}
+
 #[test]
 fn a_kind_names_its_stages_on_the_command_line() {
     let p = common::project_copy();
@@ -183,5 +194,5 @@ fn a_backend_that_was_not_compiled_in_names_the_feature() {
         &["--backend", "vulkan", "build", "--profile", "smoke"],
         &["built without the Vulkan backend", "--features vulkan"],
     );
-    assert!(!dir.path().join("artifacts/records/smoke.lock.json").exists(), "nothing was built");
+    assert!(!common::record_file(dir.path(), "smoke").exists(), "nothing was built");
 }

@@ -39,7 +39,7 @@ fn without_slurm_the_executor_fails_at_once() {
         .unwrap();
     let said = text(&out);
     assert!(!out.status.success() && said.contains("`sbatch` is not on PATH"), "{said}");
-    assert!(!dir.path().join("artifacts/records/tiny.lock.json").exists(), "nothing ran");
+    assert!(!common::record_file(dir.path(), "tiny").exists(), "nothing ran");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! paths, the AVX-512 direct one and im2col + gemm, in one run: forward,
 //! weight gradient and input gradient milliseconds and GFLOP/s.
 
+use crate::cli::say;
 use crate::kernels::conv::{ConvDims, ConvGrads, portable};
 use std::time::Instant;
 
@@ -20,15 +21,15 @@ pub fn conv(batch: usize, rounds: usize) -> anyhow::Result<()> {
         let backward: Backward = Box::new(move |x, w, g, o, d, want| avx512::backward(cpu, x, w, g, o, d, want));
         paths.insert(0, ("direct AVX-512", forward, backward));
     }
-    println!("batch {batch}, median of {rounds} rounds; ms (GFLOP/s); the convolutions' ReLU included");
-    println!("{:<16} {:<15} {:>16} {:>16} {:>16}", "conv", "path", "forward", "weight grad", "input grad");
+    say!("batch {batch}, median of {rounds} rounds; ms (GFLOP/s); the convolutions' ReLU included");
+    say!("{:<16} {:<15} {:>16} {:>16} {:>16}", "conv", "path", "forward", "weight grad", "input grad");
     for (c_in, c_out, side) in SHAPES {
         let d = ConvDims { n: batch, c_in, c_out, h: side, w: side };
         for (name, forward, backward) in &paths {
             let [f, w, x] = time_paths(d, forward, backward, rounds.max(1));
             let gflop = 2.0 * (batch * c_out * c_in * 9 * side * side) as f64 / 1e9;
             let cell = |ms: f64| format!("{ms:7.2} ({:4.0})", gflop / ms * 1e3);
-            println!("{:<16} {:<15} {:>16} {:>16} {:>16}", format!("{c_in}->{c_out} {side}x{side}"), name, cell(f), cell(w), cell(x));
+            say!("{:<16} {:<15} {:>16} {:>16} {:>16}", format!("{c_in}->{c_out} {side}x{side}"), name, cell(f), cell(w), cell(x));
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `repro bench data`: decoding a local CIFAR-10 archive or folder.
 
+use crate::cli::say;
 use std::time::Instant;
 
 pub fn data(source: &std::path::Path) -> anyhow::Result<()> {
@@ -7,6 +8,6 @@ pub fn data(source: &std::path::Path) -> anyhow::Result<()> {
     let dataset = crate::data::local::load(source, "")?;
     let secs = t.elapsed().as_secs_f64();
     let n = dataset.train.len() + dataset.test.len();
-    println!("loaded {n} images from {} in {secs:.2} s ({:.0} images/s)", source.display(), n as f64 / secs);
+    say!("loaded {n} images from {} in {secs:.2} s ({:.0} images/s)", source.display(), n as f64 / secs);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `repro bench hash`: sha256 throughput of the store's digests.
 
+use crate::cli::say;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -35,6 +36,6 @@ pub fn hash(file: Option<PathBuf>, size_mb: usize) -> anyhow::Result<()> {
         rates.push(size / t.elapsed().as_secs_f64() / 1e9);
     }
     rates.sort_by(f64::total_cmp);
-    println!("sha256 of {:.0} MB: median {:.2} GB/s, best {:.2} GB/s (5 runs, page cache warm)", size / 1e6, rates[2], rates[4]);
+    say!("sha256 of {:.0} MB: median {:.2} GB/s, best {:.2} GB/s (5 runs, page cache warm)", size / 1e6, rates[2], rates[4]);
     Ok(())
 }

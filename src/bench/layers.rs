@@ -1,6 +1,7 @@
 //! `repro bench layers`: where a training step's time goes, layer by layer
 //! (forward and backward), at the model's real shapes.
 
+use crate::cli::say;
 use crate::model::cnn::{Layer, Value};
 use crate::model::{Cnn, CnnConfig};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -77,12 +78,12 @@ fn weighted<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<1> {
 
 fn print_table(timings: &[Timing], batch: usize) {
     let total: f64 = timings.iter().map(|t| t.forward_ms + t.backward_ms).sum();
-    println!("batch {batch}, median of rounds; backward includes the product with a random cotangent");
-    println!("{:<26} {:<18} {:>11} {:>12} {:>7}", "layer", "input", "forward ms", "backward ms", "share");
+    say!("batch {batch}, median of rounds; backward includes the product with a random cotangent");
+    say!("{:<26} {:<18} {:>11} {:>12} {:>7}", "layer", "input", "forward ms", "backward ms", "share");
     for t in timings {
         let share = 100.0 * (t.forward_ms + t.backward_ms) / total;
-        println!("{:<26} {:<18} {:>11.2} {:>12.2} {:>6.1}%", t.name, format!("{:?}", t.input), t.forward_ms, t.backward_ms, share);
+        say!("{:<26} {:<18} {:>11.2} {:>12.2} {:>6.1}%", t.name, format!("{:?}", t.input), t.forward_ms, t.backward_ms, share);
     }
     let (f, b): (f64, f64) = (timings.iter().map(|t| t.forward_ms).sum(), timings.iter().map(|t| t.backward_ms).sum());
-    println!("{:<26} {:<18} {:>11.2} {:>12.2}  ({:.0} images/s for the layers alone)", "total", "", f, b, batch as f64 / (total / 1e3));
+    say!("{:<26} {:<18} {:>11.2} {:>12.2}  ({:.0} images/s for the layers alone)", "total", "", f, b, batch as f64 / (total / 1e3));
 }

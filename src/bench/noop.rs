@@ -1,5 +1,6 @@
 //! `repro bench noop`: a build and a status with nothing to do.
 
+use crate::cli::say;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -20,7 +21,7 @@ pub fn noop(pipeline: &Path, profile: &str, runs: usize) -> anyhow::Result<()> {
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         ms.sort_by(f64::total_cmp);
-        println!("no-op repro {label} --profile {profile}: median {:.1} ms, min {:.1} ms ({runs} runs)", ms[runs / 2], ms[0]);
+        say!("no-op repro {label} --profile {profile}: median {:.1} ms, min {:.1} ms ({runs} runs)", ms[runs / 2], ms[0]);
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `repro bench pca`: PCA of clustered 512-d points to 50 dimensions.
 
 use super::tsne::clusters;
+use crate::cli::say;
 use crate::embedding::pca;
 use std::time::Instant;
 
@@ -14,6 +15,6 @@ pub fn pca(n: usize) -> anyhow::Result<()> {
         std::hint::black_box(p.scores);
     }
     times.sort_by(f64::total_cmp);
-    println!("PCA {n} x 512 -> 50: median {:.3} s, min {:.3} s (5 runs)", times[2], times[0]);
+    say!("PCA {n} x 512 -> 50: median {:.3} s, min {:.3} s (5 runs)", times[2], times[0]);
     Ok(())
 }

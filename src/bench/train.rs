@@ -1,6 +1,7 @@
 //! `repro bench train`: training and inference images/s of the model,
 //! beside PyTorch's in the same run when a python with torch is found.
 
+use crate::cli::say;
 use std::process::Command;
 use std::time::Instant;
 
@@ -43,19 +44,19 @@ pub fn train(steps: usize, threads: usize, compute: &crate::compute::Compute) ->
     let infer_rate = (256 * rounds) as f64 / t.elapsed().as_secs_f64();
     if compute.kind != crate::compute::BackendKind::Flex {
         let path: Vec<String> = compute.path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("{}: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)", path.join(", "));
+        say!("{}: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)", path.join(", "));
         return Ok(());
     }
-    println!(
+    say!(
         "burn-flex with the model's own kernels, {threads} thread(s): train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)"
     );
     match torch_rates(threads, steps) {
-        Some((tt, ti)) => println!(
+        Some((tt, ti)) => say!(
             "PyTorch CPU (channels-last), {threads} thread(s): train {tt:.1} images/s, inference {ti:.1} images/s\nratio burn/PyTorch: train {:.2}x, inference {:.2}x",
             train_rate / tt,
             infer_rate / ti
         ),
-        None => println!(
+        None => say!(
             "PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"
         ),
     }

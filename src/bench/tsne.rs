@@ -1,6 +1,7 @@
 //! `repro bench tsne`: our t-SNE beside openTSNE, measured in one run on
 //! the same points.
 
+use crate::cli::say;
 use crate::embedding::affinities::joint;
 use crate::embedding::metrics::{kl_divergence, knn_accuracy, squared_distances};
 use crate::embedding::tsne::{self as ours, TsneParams};
@@ -81,10 +82,18 @@ fn opentsne(x: &[f32], n: usize, dims: usize, threads: usize) -> anyhow::Result<
 }
 
 pub fn tsne(sizes: &[usize], dims: &[usize], threads: usize) -> anyhow::Result<()> {
-    println!("t-SNE on 10 Gaussian clusters in {D}-D, {threads} thread(s); KL against one P (perplexity 30, exact neighbours)");
-    println!(
+    say!("t-SNE on 10 Gaussian clusters in {D}-D, {threads} thread(s); KL against one P (perplexity 30, exact neighbours)");
+    say!(
         "{:>6} {:>4} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8}",
-        "N", "dims", "ours s", "openTSNE s", "ours kNN", "oTSNE kNN", "ours KL", "oTSNE KL", "speed-up"
+        "N",
+        "dims",
+        "ours s",
+        "openTSNE s",
+        "ours kNN",
+        "oTSNE kNN",
+        "ours KL",
+        "oTSNE KL",
+        "speed-up"
     );
     for &n in sizes {
         let (x, labels) = clusters(n, D, 7);
@@ -96,7 +105,7 @@ pub fn tsne(sizes: &[usize], dims: &[usize], threads: usize) -> anyhow::Result<(
             let theirs = opentsne(&x, n, d, threads)?.map(|(s, y)| quality(s, &y, d, &labels, &p));
             let cell =
                 |f: &dyn Fn(&Quality) -> f64, digits: usize| theirs.as_ref().map_or("-".to_string(), |q| format!("{:.*}", digits, f(q)));
-            println!(
+            say!(
                 "{n:>6} {d:>4} {:>10.2} {:>10} {:>8.4} {:>9} {:>9.4} {:>9} {:>8}",
                 ours.seconds,
                 cell(&|q| q.seconds, 2),

@@ -75,9 +75,14 @@ fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Ve
     let _ = reader.read(&mut [0u8; 1]);
 }
 
+/// Where the engine keeps the lock record of `profile` in the project at `dir`.
+pub fn record_file(dir: &Path, profile: &str) -> PathBuf {
+    repro_engine::record::record_path(&dir.join("artifacts"), profile)
+}
+
 /// The lock record of the build of `profile` in the project at `dir`.
 pub fn lock_record(dir: &Path, profile: &str) -> serde_json::Value {
-    let path = repro_engine::record::record_path(&dir.join("artifacts"), profile);
+    let path = record_file(dir, profile);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }

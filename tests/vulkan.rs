@@ -227,8 +227,8 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
         let out = repro(dir.path(), &["--backend", backend, "build", "--profile", "smoke", "--no-remote"]);
         assert!(out.status.success(), "smoke build on {backend} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
-    let record = common::lock_record(ours.path(), "smoke");
-    assert_eq!(record["stages"]["train_final"]["environment"]["compute"]["backend"], "vulkan", "the build record names the backend");
+    let record = std::fs::read_to_string(common::record_file(ours.path(), "smoke")).unwrap();
+    assert!(record.contains("\"backend\": \"vulkan\""), "the build record names the backend");
     let (a, b) = (numbers(flex.path()), numbers(ours.path()));
     let mut differ = Vec::new();
     for (key, value) in &a {

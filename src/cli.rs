@@ -47,7 +47,7 @@ pub struct Cli {
     /// The pipeline file.
     #[arg(long, global = true, default_value = "pipeline.toml")]
     pub pipeline: PathBuf,
-    /// Worker threads (default: all cores). Results are deterministic for a given count.
+    /// Worker threads (default: all cores). They change the speed, never a result.
     #[arg(long, global = true)]
     pub threads: Option<usize>,
     /// The backend the models run on: flex (CPU, the own kernels) or

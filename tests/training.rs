@@ -118,6 +118,21 @@ fn killed_training_resumes_to_the_same_result() {
     assert_eq!(train_result(p.path()), expected, "a resumed run equals an uninterrupted one");
 }
 
+/// Threads change the speed, never a byte: a run on one thread, and one
+/// killed on two threads and resumed on three, equal the two-thread run
+/// (the full models were trained so, across sessions).
+#[test]
+fn the_thread_count_changes_no_byte_of_a_training() {
+    let expected = reference_result();
+    let one = tiny_project();
+    repro_ok(one.path(), &["--threads", "1", "build"]);
+    assert_eq!(train_result(one.path()), expected, "one thread = two");
+    let p = killed_after_epoch_2();
+    let log = repro_ok(p.path(), &["--threads", "3", "build"]);
+    assert!(log.contains("resuming after epoch"), "the checkpoint's key does not hold the thread count: {log}");
+    assert_eq!(train_result(p.path()), expected, "two threads, then three = two");
+}
+
 #[test]
 fn damaged_checkpoints_are_discarded_and_training_still_ends_right() {
     let expected = reference_result();

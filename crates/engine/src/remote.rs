@@ -36,9 +36,21 @@ pub trait RemoteCache: Send + Sync {
     fn upload(&self, key: &str, src: &Path) -> anyhow::Result<()>;
     fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()>;
     /// Every key under the folder `prefix` (`runs`), in no set order.
-    fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>>;
+    fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self.list_meta(prefix)?.into_iter().map(|l| l.key).collect())
+    }
+    /// `list`, with each key's size and last write.
+    fn list_meta(&self, prefix: &str) -> anyhow::Result<Vec<Listed>>;
     /// Removes `key`; an absent key is no error.
     fn delete(&self, key: &str) -> anyhow::Result<()>;
+}
+
+/// A key on a remote, as a listing gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub modified: std::time::SystemTime,
 }
 
 /// The run entry of `fingerprint` on the remote, if any.

@@ -10,7 +10,7 @@ use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use repro_engine::remote::RemoteCache;
+use repro_engine::remote::{Listed, RemoteCache};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -154,8 +154,8 @@ impl RemoteCache for ObjectRemote {
         put.map(|_| ()).map_err(|e| self.fail(key, e))
     }
 
-    fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
-        let listed = self.runtime.block_on(self.store.list(Some(&Key::from(prefix))).map_ok(|m| m.location.to_string()).try_collect());
+    fn list_meta(&self, prefix: &str) -> anyhow::Result<Vec<Listed>> {
+        let listed = self.runtime.block_on(self.store.list(Some(&Key::from(prefix))).map_ok(listed).try_collect());
         listed.map_err(|e| self.fail(&format!("list {prefix}/"), e))
     }
 
@@ -165,4 +165,10 @@ impl RemoteCache for ObjectRemote {
             Err(e) => Err(self.fail(key, e)),
         }
     }
+}
+
+fn listed(meta: object_store::ObjectMeta) -> Listed {
+    // Whole seconds: S3 gives no finer, and a remote's ages are hours.
+    let seconds = meta.last_modified.timestamp().max(0) as u64;
+    Listed { key: meta.location.to_string(), size: meta.size, modified: std::time::UNIX_EPOCH + Duration::from_secs(seconds) }
 }

@@ -134,10 +134,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Removes stored objects that no build record references.
+    /// Removes stored objects that no build record references; with
+    /// `--remote`, those of a remote cache that no entry there names.
     Gc {
         #[arg(long)]
         dry_run: bool,
+        /// Collects a remote cache instead: URL, or the `[remote]` of
+        /// pipeline.toml when none is given. Also retires the checkpoint
+        /// entries of runs that are there. Run entries are kept.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        remote: Option<String>,
+        /// With `--remote`: unnamed objects younger than this are kept (a
+        /// push under way sends its objects before its entry).
+        #[arg(long, value_name = "HOURS", default_value_t = 24.0, requires = "remote")]
+        older_than: f64,
     },
     /// Benchmarks (figures printed, nothing asserted).
     Bench {
@@ -252,7 +262,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = engine(&pipeline, &kinds, threads, &selection)?;
             engine.run_job(&stage, &build_dir, force).map(|_| ())
         }
-        Command::Gc { dry_run } => {
+        Command::Gc { dry_run, remote: Some(url), older_than } => gc_remote(&pipeline, url, older_than, dry_run),
+        Command::Gc { dry_run, remote: None, .. } => {
             let engine = engine(&pipeline, &kinds, threads, &Selection::default())?;
             let (count, bytes) = engine.gc(dry_run)?;
             let verb = if dry_run { "would remove" } else { "removed" };
@@ -261,6 +272,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dag { .. } | Command::Bench { .. } => unreachable!("handled above"),
     }
+}
+
+/// `repro gc --remote`: `url` empty for the `[remote]` of pipeline.toml.
+fn gc_remote(pipeline: &Pipeline, url: String, older_than: f64, dry_run: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(older_than.is_finite() && older_than >= 0.0, "--older-than {older_than}: give hours, 0 or more");
+    let selection = Selection { remote: Some(url).filter(|u| !u.is_empty()), ..Selection::default() };
+    let Some(remote) = remote(pipeline, &selection)? else {
+        anyhow::bail!(
+            "no remote to collect: give one (`repro gc --remote s3://bucket/prefix`) or set [remote] url in {}",
+            pipeline.file.display()
+        )
+    };
+    remote.check()?;
+    let min_age = std::time::Duration::from_secs_f64(older_than * 3600.0);
+    let done = repro_engine::remote_gc::collect(remote.as_ref(), min_age, dry_run)?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    say!(
+        "{}: {verb} {} object(s), {:.1} MB, and {} checkpoint entr(ies) of finished runs; kept {} object(s) that entries name and {} unnamed younger than {older_than} h (a push may be under way)",
+        remote.url(),
+        done.objects,
+        done.bytes as f64 / 1e6,
+        done.checkpoints,
+        done.named,
+        done.young
+    );
+    Ok(())
 }
 
 pub fn load(file: &Path, kinds: &KindRegistry) -> anyhow::Result<Pipeline> {

@@ -1,7 +1,7 @@
 //! `repro push` / `pull` and builds that restore from a remote cache: a
 //! folder, and a real S3 server (s3s-fs on 127.0.0.1, started and killed
 //! here) with its faults: killed mid-push, a corrupt object, refused
-//! credentials, an unknown bucket.
+//! credentials, an unknown bucket; and `repro gc --remote` on both.
 
 mod common;
 
@@ -186,16 +186,72 @@ fn plant_finished_checkpoint(project: &Path, prefix: &Path) -> (PathBuf, PathBuf
     let record = common::lock_record(project, "smoke");
     let train_a = &record["stages"]["train_a"];
     let fingerprint = train_a["fingerprint"].as_str().unwrap();
-    let sha = "ab".repeat(32);
-    let lone = common::object_file(prefix, &sha);
-    std::fs::create_dir_all(lone.parent().unwrap()).unwrap();
-    std::fs::write(&lone, b"epoch").unwrap();
-    let files = serde_json::json!({ "epoch-1/model.bpk": train_a["outputs"]["model.weights"], "latest": { "sha256": sha, "size": 5 } });
-    let entry = serde_json::json!({ "stage": "train_a", "fingerprint": fingerprint, "files": files });
+    plant_checkpoint(prefix, "train_a", fingerprint, &train_a["outputs"]["model.weights"])
+}
+
+/// A checkpoint entry for `stage` at `fingerprint` naming `shared` (an
+/// object that is there) and a 5-byte object of its own, planted with it.
+/// Returns the entry's and its own object's paths.
+fn plant_checkpoint(prefix: &Path, stage: &str, fingerprint: &str, shared: &serde_json::Value) -> (PathBuf, PathBuf) {
+    let lone = plant_object(prefix, "ab", Duration::ZERO);
+    let files = serde_json::json!({ "epoch-1/model.bpk": shared, "latest": { "sha256": "ab".repeat(32), "size": 5 } });
+    let entry = serde_json::json!({ "stage": stage, "fingerprint": fingerprint, "files": files });
     let path = prefix.join("checkpoints").join(format!("{fingerprint}.json"));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
     (path, lone)
+}
+
+/// A 5-byte object `<byte>` x 32 under `prefix`, as a push that stopped
+/// before its run entry leaves one, last written `age` ago.
+fn plant_object(prefix: &Path, byte: &str, age: Duration) -> PathBuf {
+    let path = common::object_file(prefix, &byte.repeat(32));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"epoch").unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age).unwrap();
+    path
+}
+
+const TWO_DAYS: Duration = Duration::from_secs(48 * 3600);
+
+#[test]
+fn gc_of_a_remote_removes_what_no_entry_names_once_old_enough() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().display().to_string();
+    let a = light(false);
+    ok(a.path(), &["build"], &[]);
+    ok(a.path(), &["push", "--remote", &url], &[]);
+    let named = files(&remote.path().join("objects"));
+    let run = files(&remote.path().join("runs")).pop().unwrap();
+    let fingerprint = run.file_stem().unwrap().to_str().unwrap().to_string();
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&run).unwrap()).unwrap();
+    let shared = entry["outputs"].as_object().unwrap().values().next().unwrap().clone();
+    let (checkpoint, lone) = plant_checkpoint(remote.path(), "data", &fingerprint, &shared);
+    let old = plant_object(remote.path(), "cd", TWO_DAYS);
+    let young = plant_object(remote.path(), "ef", Duration::ZERO);
+
+    let dry = ok(a.path(), &["gc", "--remote", &url, "--dry-run"], &[]);
+    assert!(dry.contains("would remove 2 object(s), 0.0 MB, and 1 checkpoint entr"), "{dry}");
+    assert!(checkpoint.exists() && lone.exists() && old.exists(), "a dry run removes nothing");
+    let gc = ok(a.path(), &["gc", "--remote", &url], &[]);
+    let kept = format!("kept {} object(s) that entries name and 1 unnamed younger than 24 h", named.len());
+    assert!(gc.contains("removed 2 object(s), 0.0 MB, and 1 checkpoint entr") && gc.contains(&kept), "{gc}");
+    assert!(!checkpoint.exists() && !lone.exists() && !old.exists() && young.exists());
+    assert!(named.iter().all(|p| p.exists()), "every object an entry names stays");
+    let now = ok(a.path(), &["gc", "--remote", &url, "--older-than", "0"], &[]);
+    assert!(now.contains("removed 1 object(s)") && !young.exists(), "{now}");
+    let b = light(false);
+    let built = ok(b.path(), &["build", "--remote", &url], &[]);
+    assert!(built.contains("0 ran, 3 restored"), "the remote still restores everything: {built}");
+
+    // An entry that does not parse: nothing is removed while its needs are unknown.
+    std::fs::write(remote.path().join("runs/broken.json"), b"{").unwrap();
+    let orphan = plant_object(remote.path(), "cd", TWO_DAYS);
+    let said = failed(a.path(), &["gc", "--remote", &url], &[]);
+    assert!(said.contains("runs/broken.json is not a valid entry") && orphan.exists(), "{said}");
+    let said = failed(a.path(), &["gc", "--older-than", "1"], &[]);
+    assert!(said.contains("--remote"), "{said}");
 }
 
 #[test]
@@ -255,6 +311,14 @@ fn an_s3_remote_round_trip_with_its_faults() {
     let runs = entries_are_complete(&prefix);
     // One entry a computation: train_final is train_c's (smoke trains both 3 epochs).
     assert!(runs >= complete_before && runs == 15, "{runs}");
+
+    // gc on S3: an old object that no entry names goes; a young one and every named one stay.
+    let old = plant_object(&prefix, "cd", TWO_DAYS);
+    let young = plant_object(&prefix, "ef", Duration::ZERO);
+    let gc = ok(a.path(), &["gc", "--remote", "s3://cache/repro"], &refs(&env));
+    assert!(gc.contains("removed 1 object(s)") && gc.contains("1 unnamed younger than 24 h"), "{gc}");
+    assert!(!old.exists() && young.exists(), "{gc}");
+    assert_eq!(entries_are_complete(&prefix), runs);
 
     // A fresh clone pulls and runs only the dataset (push = false); same numbers.
     let b = common::project_copy();

@@ -190,7 +190,7 @@ pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &str, dry_run: b
 /// The objects named by every run and checkpoint entry on the remote but
 /// `except`. An entry that does not parse is an error: nothing is removed
 /// while it is unknown what that entry needs.
-fn named_objects(remote: &dyn RemoteCache, except: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
+pub(crate) fn named_objects(remote: &dyn RemoteCache, except: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
     let mut named = std::collections::BTreeSet::new();
     for folder in ["runs", "checkpoints"] {
         for key in remote.list(folder)?.into_iter().filter(|k| k != except) {

@@ -22,6 +22,7 @@ pub mod lock;
 mod matrix;
 pub mod record;
 pub mod remote;
+pub mod remote_gc;
 pub mod runner;
 mod schedule;
 pub mod slurm;

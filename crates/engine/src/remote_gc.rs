@@ -6,7 +6,7 @@
 //! another code version) still wants one cannot be known from here.
 
 use super::carry::{self, named_objects};
-use super::remote::{Listed, RemoteCache, run_key};
+use super::remote::{RemoteCache, run_key};
 use std::time::{Duration, SystemTime};
 
 /// What one collection removed (or, in a dry run, would remove) and kept.
@@ -52,15 +52,13 @@ pub fn collect(remote: &dyn RemoteCache, min_age: Duration, dry_run: bool) -> an
         doomed.retain(|(_, sha)| !named.contains(sha));
     }
     for (object, _) in doomed {
-        remove(remote, &object, dry_run)?;
+        if !dry_run {
+            remote.delete(&object.key)?;
+        }
         done.objects += 1;
         done.bytes += object.size;
     }
     Ok(done)
-}
-
-fn remove(remote: &dyn RemoteCache, object: &Listed, dry_run: bool) -> anyhow::Result<()> {
-    if dry_run { Ok(()) } else { remote.delete(&object.key) }
 }
 
 /// Checkpoint entries whose finished run is on the remote, retired with

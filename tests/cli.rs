@@ -211,6 +211,11 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
         md.contains("points after 3 and 3 epochs (fewer than the report's: profile `smoke`)"),
         "Table 2's epochs against the report's 122 and 150:\n{md}"
     );
+    assert!(
+        md.contains("Models trained on fewer images or epochs than the report's (a, b, c, d, e, f, final, center: profile\n`smoke`)")
+            && !md.contains("The variants trained to the report's protocol"),
+        "the discussion names the models that lacked the report's protocol:\n{md}"
+    );
     assert!(!md.contains("\n| center | final + center loss"), "the center model is not a row of Table 1");
     assert!(md.contains("**Table 3. Class separation**") && md.contains("| center | first_conv | raw (65536-d) |"), "{md}");
     assert!(md.contains("Classes cluster more tightly with depth") && md.contains("Center loss makes classes tighter"), "{md}");

@@ -14,6 +14,12 @@ pub const TRAINING: &[(&str, f64, Option<f64>)] = &[
     ("center", 87.8, None),
 ];
 
+/// The report trained each variant (a-f) for 30 epochs on all 50,000
+/// training images; the final and center-loss models ran longer.
+pub const VARIANTS: &[&str] = &["a", "b", "c", "d", "e", "f"];
+pub const VARIANT_EPOCHS: usize = 30;
+pub const TRAIN_IMAGES: usize = 50_000;
+
 /// What each variant changes (SPEC section 4).
 pub const CHANGES: &[(&str, &str)] = &[
     ("a", "base model without BatchNormalization, constant lr"),

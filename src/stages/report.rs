@@ -89,6 +89,21 @@ struct ModelRow {
     center_weight: Option<f64>,
 }
 
+/// Section 4: what the models' numbers say together.
+#[derive(serde::Serialize)]
+struct Discussion {
+    /// The model with the best test accuracy (the last of a tie).
+    best: String,
+    best_accuracy: f64,
+    /// Variants trained to the report's protocol, and the range of their
+    /// accuracy diffs against the report's.
+    protocol: Vec<String>,
+    diff_min: Option<f64>,
+    diff_max: Option<f64>,
+    /// The other models: fewer images or epochs than the report's.
+    short: Vec<String>,
+}
+
 /// One row of Table 3: how well classes separate in one space.
 #[derive(serde::Serialize)]
 struct SeparationRow {
@@ -118,6 +133,7 @@ struct ReportContext {
     backend: &'static str,
     data: Option<DataSection>,
     models: Vec<ModelRow>,
+    discussion: Option<Discussion>,
     summary: Option<Summary>,
     figures: Vec<Figure>,
     separation: Vec<SeparationRow>,
@@ -150,7 +166,10 @@ impl StageKind for ReportKind {
         let p: ReportParams = ctx.params()?;
         let figures = copy_figures(ctx)?;
         let (separation, embeddings) = separation_rows(ctx)?;
+        let models = model_rows(ctx)?;
         let context = ReportContext {
+            discussion: discussion(&models),
+            models,
             claims: claims(&embeddings),
             sweep: find(&ctx.inputs, SWEEP).map(|(_, path)| read_json(path)).transpose()?,
             separation,
@@ -159,7 +178,6 @@ impl StageKind for ReportKind {
             version: env!("CARGO_PKG_VERSION"),
             backend: crate::BACKEND,
             data: data_section(ctx)?,
-            models: model_rows(ctx)?,
             summary: model_summary(ctx, p.summary_model.as_deref())?,
             figures,
             stages: ctx
@@ -328,6 +346,27 @@ fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {
     let order = |l: &str| published::TRAINING.iter().position(|(p, _, _)| *p == l).unwrap_or(usize::MAX);
     rows.sort_by_key(|r| order(&r.label));
     Ok(rows)
+}
+
+/// Section 4 from Table 1's rows; `None` without a trained model.
+fn discussion(models: &[ModelRow]) -> Option<Discussion> {
+    let best = models.iter().max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))?;
+    let had_protocol = |m: &&ModelRow| {
+        published::VARIANTS.contains(&m.label.as_str())
+            && m.train_images == published::TRAIN_IMAGES
+            && m.epochs == published::VARIANT_EPOCHS
+    };
+    let (protocol, short): (Vec<&ModelRow>, Vec<&ModelRow>) = models.iter().partition(had_protocol);
+    let diffs = || protocol.iter().filter_map(|m| m.accuracy_diff);
+    let labels = |rows: &[&ModelRow]| rows.iter().map(|m| m.label.clone()).collect();
+    Some(Discussion {
+        best: best.label.clone(),
+        best_accuracy: best.accuracy,
+        diff_min: diffs().reduce(f64::min),
+        diff_max: diffs().reduce(f64::max),
+        protocol: labels(&protocol),
+        short: labels(&short),
+    })
 }
 
 /// Figure 1: the summary of the `summary_model` stage, else of the first

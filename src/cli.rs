@@ -48,8 +48,8 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "pipeline.toml")]
     pub pipeline: PathBuf,
     /// Worker threads (default: all cores). They change the speed, never a result.
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// The backend the models run on: flex (CPU, the own kernels) or
     /// vulkan (needs a build with `--features vulkan` and a Vulkan driver).
     #[arg(long, global = true, default_value = "flex")]
@@ -233,7 +233,7 @@ pub struct BuildArgs {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = cli.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
     let compute = crate::compute::Compute::open(cli.backend)?;
     let kinds = crate::stages::registry_on(compute.clone());
@@ -287,6 +287,14 @@ fn gc_remote(pipeline: &Pipeline, url: String, older_than: f64, dry_run: bool) -
     remote.check()?;
     let min_age = std::time::Duration::from_secs_f64(older_than * 3600.0);
     let done = repro_engine::remote_gc::collect(remote.as_ref(), min_age, dry_run)?;
+    for problem in &done.damaged {
+        eprintln!(
+            "warning: {problem}; ignored, and every unnamed object kept: it may be that entry's. `repro push` of the stage replaces the entry"
+        );
+    }
+    if done.kept_for_damaged > 0 {
+        say!("kept {} unnamed object(s): {} damaged entr(ies) may name them", done.kept_for_damaged, done.damaged.len());
+    }
     let verb = if dry_run { "would remove" } else { "removed" };
     say!(
         "{}: {verb} {} object(s), {:.1} MB, and {} checkpoint entr(ies) of finished runs; kept {} object(s) that entries name and {} unnamed younger than {older_than} h (a push may be under way)",
@@ -301,7 +309,9 @@ fn gc_remote(pipeline: &Pipeline, url: String, older_than: f64, dry_run: bool) -
 }
 
 pub fn load(file: &Path, kinds: &KindRegistry) -> anyhow::Result<Pipeline> {
-    Ok(Pipeline::load(file, kinds)?)
+    let pipeline = Pipeline::load(file, kinds)?;
+    pipeline.check_inputs(crate::stages::wiring::RULES)?;
+    Ok(pipeline)
 }
 
 /// The engine for a selection: profile checked, overrides parsed and validated.
@@ -331,17 +341,22 @@ pub fn engine<'a>(pipeline: &'a Pipeline, kinds: &'a KindRegistry, threads: usiz
             let help = kinds.get(kind).expect("kinds checked at load").param_help();
             let key = e.key.unwrap_or_default();
             let origin = if engine.overrides.get(&stage).is_some_and(|o| o.contains_key(&key)) { "--set " } else { "with --set: " };
-            anyhow::anyhow!("{origin}{stage}.{key}: {}; parameters of `{kind}`: {help}", e.message)
+            anyhow::anyhow!("{origin}{stage}.{key}: {}; parameters of `{kind}`: {help}", repro_engine::config::one_line(&e.message))
         })?;
     }
     Ok(engine)
 }
 
+/// The URL of `--remote`, else of `[remote]`, unless `--no-remote`.
+fn remote_url(pipeline: &Pipeline, selection: &Selection) -> Option<String> {
+    let configured = pipeline.remote.as_ref().map(|r| r.url.clone()).filter(|u| !u.is_empty());
+    selection.remote.clone().or(configured).filter(|_| !selection.no_remote)
+}
+
 /// The remote cache of `--remote`, else of `[remote]`, unless `--no-remote`.
 fn remote(pipeline: &Pipeline, selection: &Selection) -> anyhow::Result<Option<std::sync::Arc<dyn repro_engine::remote::RemoteCache>>> {
     let settings = pipeline.remote.clone().unwrap_or_default();
-    let Some(url) = selection.remote.clone().or(Some(settings.url.clone()).filter(|u| !u.is_empty())).filter(|_| !selection.no_remote)
-    else {
+    let Some(url) = remote_url(pipeline, selection) else {
         return Ok(None);
     };
     let options = repro_remote::S3Options { endpoint: settings.endpoint, region: settings.region, profile: settings.profile };
@@ -432,7 +447,19 @@ fn status(pipeline: &Pipeline, kinds: &KindRegistry, threads: usize, selection: 
         say!("remote cache: {}", remote.url());
     }
     let none = BTreeSet::new();
-    print_states(&if rehash { engine.status_rehashing(&[], &none)? } else { engine.status(&[], &none)? });
+    if !rehash {
+        print_states(&engine.status(&[], &none)?);
+        return Ok(());
+    }
+    let (outcomes, failed) = engine.status_rehashing(&[], &none)?;
+    print_states(&outcomes);
+    // A health check for scripts: damage found is a failure.
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} stored output(s) missing or corrupt (removed; their stages are stale above): {}",
+        failed.len(),
+        failed.iter().map(|s| &s[..12]).collect::<Vec<_>>().join(", ")
+    );
     Ok(())
 }
 
@@ -554,6 +581,13 @@ fn push(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     use repro_engine::sync::Pushed;
+    // Only a push makes a folder remote; other commands refuse a missing
+    // one (a typo'd path would otherwise look like an empty cache).
+    if let Some(url) = remote_url(pipeline, selection).filter(|_| !dry_run) {
+        if let Some(folder) = repro_remote::create_folder(&url, &pipeline.root)? {
+            say!("created the folder remote {}", folder.display());
+        }
+    }
     let engine = engine(pipeline, kinds, threads, selection)?;
     let targets = stage_names(pipeline, stages)?;
     let pushed = engine.push(&targets, dry_run)?;

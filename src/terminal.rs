@@ -47,6 +47,7 @@ pub fn describe(event: &Event) -> String {
             )
         }
         Event::RemoteFailed { stage, error } => format!("{stage:>12} not restored from the remote, so it runs: {error}"),
+        Event::RemoteEntryIgnored { stage, problem } => format!("{stage:>12} warning: {problem}"),
         Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", reasons.join("; ")),
         Event::Done { stage, seconds } => format!("{stage:>12} done in {}", human_duration(*seconds)),
         Event::Log { stage, line } => format!("{stage:>12} {line}"),

@@ -156,3 +156,51 @@ fn symlinked_files_inside_the_folder_are_followed_and_outside_refused() {
     let e = format!("{:#}", data::local::load(outside.path(), "x").unwrap_err());
     assert!(e.contains("is a symbolic link to") && e.contains("outside the folder"), "{e}");
 }
+
+/// A `.tar.gz` at `path` holding `pool/{split}-{class}.png` and, for each
+/// class of each split, `{split}/{class}/0.png` as a link made by `link`
+/// (the header's type and target).
+fn linked_archive(path: &Path, link: impl Fn(&str, &str) -> (tar::EntryType, String)) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()));
+    for (s, split) in ["train", "test"].iter().enumerate() {
+        for (c, class) in data::CIFAR10_CLASSES.iter().enumerate() {
+            let mut png = Vec::new();
+            let image = image::RgbImage::from_pixel(32, 32, image::Rgb([c as u8 * 20, s as u8 * 100, 7]));
+            image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+            let mut header = tar::Header::new_gnu();
+            header.set_size(png.len() as u64);
+            header.set_mode(0o644);
+            archive.append_data(&mut header, format!("pool/{split}-{class}.png"), png.as_slice()).unwrap();
+            let (kind, target) = link(split, class);
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(0);
+            archive.append_link(&mut header, format!("{split}/{class}/0.png"), target).unwrap();
+        }
+    }
+    archive.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn links_inside_an_archive_are_followed_as_in_a_folder_and_outside_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let symbolic = dir.path().join("symbolic.tar.gz");
+    linked_archive(&symbolic, |split, class| (tar::EntryType::Symlink, format!("../../pool/{split}-{class}.png")));
+    let d = data::local::load(&symbolic, "x").unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (10, 10), "each linked image once (the pool is no split)");
+    assert_eq!(&d.train.image(3)[..3], &[60, 0, 7], "class 3 reads the member behind its link");
+
+    let hard = dir.path().join("hard.tar.gz");
+    linked_archive(&hard, |split, class| (tar::EntryType::Link, format!("pool/{split}-{class}.png")));
+    let h = data::local::load(&hard, "x").unwrap();
+    assert_eq!((h.train.len(), &h.test.image(9)[..3]), (10, &[180, 100, 7][..]));
+
+    let escaping = dir.path().join("escaping.tar.gz");
+    linked_archive(&escaping, |split, class| match (split, class) {
+        ("test", "cat") => (tar::EntryType::Symlink, "../../../../etc/passwd".into()),
+        _ => (tar::EntryType::Symlink, format!("../../pool/{split}-{class}.png")),
+    });
+    let e = format!("{:#}", data::local::load(&escaping, "x").unwrap_err());
+    assert!(e.contains("test/cat/0.png") && e.contains("outside the archive"), "{e}");
+}

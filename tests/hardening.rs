@@ -101,9 +101,14 @@ fn a_changed_stored_byte_is_caught_when_read_and_by_status_verify() {
     ok(p.path(), &["build"]);
     flip_a_byte(&common::stage_output(p.path(), "smoke", "figures", "samples.png"));
     assert!(ok(p.path(), &["status"]).contains("figures  fresh"));
-    let verified = ok(p.path(), &["status", "--verify"]);
+    // A health check: damage found exits non-zero (issue 36).
+    let out = repro(p.path(), &["status", "--verify"]);
+    let verified = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!out.status.success(), "{verified}");
     assert!(verified.contains("figures  stale (output missing or corrupt: samples.png)"), "{verified}");
-    assert!(verified.contains("data     fresh"), "{verified}");
+    assert!(verified.contains("data     fresh") && verified.contains("1 stored output(s) missing or corrupt"), "{verified}");
+    ok(p.path(), &["build"]);
+    ok(p.path(), &["status", "--verify"]);
 }
 
 /// `repro ARGS` with its stdout a pipe whose reader is gone.
@@ -195,4 +200,77 @@ fn a_backend_that_was_not_compiled_in_names_the_feature() {
         &["built without the Vulkan backend", "--features vulkan"],
     );
     assert!(!common::record_file(dir.path(), "smoke").exists(), "nothing was built");
+}
+
+/// Issue 36, item 2: the exported report is checked by its bytes, and a
+/// corrupt object is never exported.
+#[test]
+fn the_exported_report_is_checked_by_content_and_never_exported_corrupt() {
+    let p = common::project_with("tests/fixtures/light.toml");
+    ok(p.path(), &["build"]);
+    let exported = p.path().join("out/smoke/report.md");
+    let good = std::fs::read(&exported).unwrap();
+    // Appended to: the next build puts the report back.
+    std::fs::write(&exported, [good.as_slice(), b"tampered"].concat()).unwrap();
+    ok(p.path(), &["build"]);
+    assert_eq!(std::fs::read(&exported).unwrap(), good, "an edited export is rewritten");
+    // Same size and mtime, one byte changed: caught as well.
+    let mtime = std::fs::metadata(&exported).unwrap().modified().unwrap();
+    let mut bytes = good.clone();
+    bytes[10] ^= 0x20;
+    std::fs::write(&exported, &bytes).unwrap();
+    std::fs::File::options().write(true).open(&exported).unwrap().set_modified(mtime).unwrap();
+    ok(p.path(), &["build"]);
+    assert_eq!(std::fs::read(&exported).unwrap(), good, "a byte flipped with the stat put back is rewritten");
+
+    // The stored report corrupted (stat kept) and the export deleted: the
+    // build refuses to export it, and the next one rebuilds and exports it.
+    flip_a_byte(&common::stage_output(p.path(), "smoke", "report", "report.md"));
+    std::fs::remove_dir_all(p.path().join("out")).unwrap();
+    let out = repro(p.path(), &["build"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("report.md") && err.contains("is corrupt"), "{err}");
+    assert!(!exported.exists() || std::fs::read(&exported).unwrap() == good, "no corrupt byte exported");
+    ok(p.path(), &["build"]);
+    assert_eq!(std::fs::read(&exported).unwrap(), good);
+}
+
+/// Issue 36, item 3: a stage wired to the wrong kind is refused at load,
+/// at its `depends_on`, before anything runs.
+#[test]
+fn a_stage_wired_to_the_wrong_kind_is_refused_with_its_line() {
+    let p = common::project_copy();
+    let file = p.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let wrong = text.replace("depends_on = [\"features_final\"]", "depends_on = [\"train_a\"]");
+    assert_ne!(wrong, text);
+    std::fs::write(&file, &wrong).unwrap();
+    let line = wrong.lines().position(|l| l.contains("depends_on = [\"train_a\"]")).unwrap() + 1;
+    refused(
+        p.path(),
+        &["build", "--profile", "smoke", "--dry-run"],
+        &[&format!("pipeline.toml:{line}:"), "stage `tsne_final`", "cannot take a `train` stage", "exactly one `features` stage"],
+    );
+    let none = text.replace(
+        "depends_on = [\"data\", \"train_final\"]\nparams = { layers = [\"logits\"]",
+        "depends_on = [\"data\"]\nparams = { layers = [\"logits\"]",
+    );
+    assert_ne!(none, text);
+    std::fs::write(&file, none).unwrap();
+    refused(p.path(), &["status", "--profile", "smoke"], &["stage `features_final`", "exactly one `train` stage", "it has 0"]);
+}
+
+/// Issue 36, items 9 and 10: `--threads 0`, a missing pipeline file, and
+/// a `--set` of the wrong type are refused on one clear line.
+#[test]
+fn bad_arguments_are_refused_clearly() {
+    let p = common::project_copy();
+    refused(p.path(), &["--threads", "0", "build", "--profile", "smoke"], &["--threads", "0 is not in 1.."]);
+    let out = repro(p.path(), &["--pipeline", "nonexist.toml", "status"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("nonexist.toml: no such pipeline file") && !err.contains(":0:0"), "{err}");
+    let out = repro(p.path(), &["status", "--profile", "smoke", "--set", "train_a.epochs=\"x\""]);
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(!out.status.success() && first.contains("train_a.epochs") && first.contains("parameters of `train`"), "{err}");
 }

@@ -9,6 +9,7 @@ pub mod report;
 pub mod sweep;
 pub mod train;
 pub mod tsne;
+pub mod wiring;
 
 use crate::compute::Compute;
 use repro_engine::{KindRegistry, ParamError, StageContext, StageKind, Upstream};

@@ -122,6 +122,8 @@ pub fn project_with(pipeline: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(root.join(pipeline), dir.path().join("pipeline.toml")).unwrap();
+    // pipeline.toml's [remote], empty: a clone has it, and a missing folder remote is refused.
+    std::fs::create_dir_all(dir.path().join("artifacts/published/remote")).unwrap();
     for entry in walkdir::WalkDir::new(root.join("templates")) {
         let entry = entry.unwrap();
         let dest = dir.path().join(entry.path().strip_prefix(root).unwrap());

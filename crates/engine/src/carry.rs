@@ -170,13 +170,17 @@ fn safe_relative(rel: &str) -> anyhow::Result<&Path> {
 /// `dry_run`, only counts. `None` when the remote has no such checkpoint.
 pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &str, dry_run: bool) -> anyhow::Result<Option<Transfer>> {
     let Some(entry) = remote_checkpoint(remote, fingerprint)? else { return Ok(None) };
-    let mut named = named_objects(remote, &checkpoint_key(fingerprint))?;
+    let named = named_objects(remote, &checkpoint_key(fingerprint))?;
     if !dry_run {
         remote.delete(&checkpoint_key(fingerprint))?;
     }
     let mut freed = Transfer::default();
+    // A damaged entry may name any object: then all are kept (`gc
+    // --remote` removes them once the entry is pushed again).
+    let mut keep = named.objects;
+    let free = |o: &&ObjectRef| named.damaged.is_empty() && keep.insert(o.sha256.clone());
     // `insert` is false for an object named elsewhere (or twice here): kept.
-    for object in entry.files.values().filter(|o| named.insert(o.sha256.clone())) {
+    for object in entry.files.values().filter(free) {
         if !dry_run {
             remote.delete(&object_key(&object.sha256))?;
         }
@@ -187,20 +191,30 @@ pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &str, dry_run: b
     Ok(Some(freed))
 }
 
+/// What the entries of a remote name.
+#[derive(Debug, Default)]
+pub(crate) struct Named {
+    pub(crate) objects: std::collections::BTreeSet<String>,
+    /// Entries that do not parse, with why: what they name is unknown, so
+    /// whoever removes objects keeps the unnamed ones while there are any.
+    pub(crate) damaged: Vec<String>,
+}
+
 /// The objects named by every run and checkpoint entry on the remote but
-/// `except`. An entry that does not parse is an error: nothing is removed
-/// while it is unknown what that entry needs.
-pub(crate) fn named_objects(remote: &dyn RemoteCache, except: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    let mut named = std::collections::BTreeSet::new();
+/// `except`, and the entries that could not be read.
+pub(crate) fn named_objects(remote: &dyn RemoteCache, except: &str) -> anyhow::Result<Named> {
+    let mut named = Named::default();
     for folder in ["runs", "checkpoints"] {
         for key in remote.list(folder)?.into_iter().filter(|k| k != except) {
             let Some(bytes) = remote.get(&key)? else { continue };
-            let unreadable = |e| anyhow::anyhow!("{}: {key} is not a valid entry ({e}); nothing was removed", remote.url());
-            let objects: Vec<ObjectRef> = match folder {
-                "runs" => serde_json::from_slice::<super::record::StageRecord>(&bytes).map_err(unreadable)?.outputs.into_values().collect(),
-                _ => serde_json::from_slice::<CheckpointEntry>(&bytes).map_err(unreadable)?.files.into_values().collect(),
+            let objects: Result<Vec<ObjectRef>, _> = match folder {
+                "runs" => serde_json::from_slice::<super::record::StageRecord>(&bytes).map(|r| r.outputs.into_values().collect()),
+                _ => serde_json::from_slice::<CheckpointEntry>(&bytes).map(|c| c.files.into_values().collect()),
             };
-            named.extend(objects.into_iter().map(|o| o.sha256));
+            match objects {
+                Ok(objects) => named.objects.extend(objects.into_iter().map(|o| o.sha256)),
+                Err(e) => named.damaged.push(format!("{}: {key} is not a valid entry ({e})", remote.url())),
+            }
         }
     }
     Ok(named)

@@ -183,7 +183,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        // Line 0: an error about the file as a whole (it cannot be read).
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.message)?,
+            _ => write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?,
+        }
         if !self.hint.is_empty() {
             write!(f, "\n  hint: {}", self.hint)?;
         }
@@ -210,6 +214,12 @@ impl Located<'_> {
         let (line, column) = line_column(self.source, span.start);
         ConfigError { file: self.file.to_path_buf(), line, column, message: message.into(), hint: hint.into() }
     }
+}
+
+/// A parameter error's message on one line: the TOML deserializer ends
+/// some with a line break and `in `key``.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// 1-based line and column of a byte offset.
@@ -241,7 +251,10 @@ impl Pipeline {
             file: file.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read pipeline file: {e}"),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such pipeline file".to_string(),
+                _ => format!("cannot read the pipeline file: {e}"),
+            },
             hint: "run repro from the project folder or pass --pipeline FILE".into(),
         })?;
         Self::parse(file, source, kinds)
@@ -333,6 +346,11 @@ impl Pipeline {
         Located { file: &self.file, source: &self.source }
     }
 
+    /// An error at `span` of the pipeline file, with file:line:column.
+    pub(crate) fn located_error(&self, span: Range<usize>, message: String, hint: String) -> ConfigError {
+        self.at().error(span, message, hint)
+    }
+
     fn check_dependencies(&self, names: &BTreeSet<String>) -> Result<(), ConfigError> {
         for stage in &self.stages {
             for (dep, span) in stage.depends_on.iter().zip(&stage.depends_spans) {
@@ -383,7 +401,7 @@ impl Pipeline {
                     let key = e.key.map(|k| format!(".{k}")).unwrap_or_default();
                     return Err(self.at().error(
                         span,
-                        format!("stage `{}`{scope}: params{key}: {}", stage.name, e.message),
+                        format!("stage `{}`{scope}: params{key}: {}", stage.name, one_line(&e.message)),
                         format!("parameters of kind `{}`: {}", stage.kind, kind.param_help()),
                     ));
                 }

@@ -47,6 +47,12 @@ pub enum Event {
         stage: String,
         error: String,
     },
+    /// The remote's run entry for the stage is damaged (does not parse, or
+    /// is another stage's): ignored, as if absent; a push replaces it.
+    RemoteEntryIgnored {
+        stage: String,
+        problem: String,
+    },
     /// The stage starts running, for these reasons.
     Running {
         stage: String,

@@ -30,6 +30,7 @@ pub mod source_scan;
 pub mod store;
 pub mod sync;
 pub mod verify;
+pub mod wiring;
 
 pub use api::{atomic, hashing, stage};
 pub use config::Pipeline;

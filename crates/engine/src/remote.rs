@@ -53,13 +53,67 @@ pub struct Listed {
     pub modified: std::time::SystemTime,
 }
 
-/// The run entry of `fingerprint` on the remote, if any.
-pub fn remote_run(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result<Option<StageRecord>> {
-    let Some(bytes) = remote.get(&run_key(fingerprint))? else { return Ok(None) };
-    let record: StageRecord = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: run entry {} is not valid ({e}); push it again", remote.url(), run_key(fingerprint)))?;
-    anyhow::ensure!(record.fingerprint == fingerprint, "{}: run entry {} names another fingerprint", remote.url(), run_key(fingerprint));
-    Ok(Some(record))
+/// A run entry as a remote holds it.
+#[derive(Debug, Clone)]
+pub enum RemoteEntry {
+    Found(StageRecord),
+    Absent,
+    /// There but unusable: treated as absent (the stage runs or is
+    /// pulled from elsewhere), and `push` replaces it.
+    Damaged(Damage),
+}
+
+/// Why a remote's run entry cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Damage {
+    /// It does not parse as a run entry (truncated, not JSON, ...).
+    Unreadable { url: String, key: String, error: String },
+    /// It parses, but is another stage's entry (copied over this one).
+    OtherFingerprint { url: String, key: String, names: String },
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::Unreadable { url, key, error } => write!(f, "{url}: run entry {key} is not valid ({error})")?,
+            Damage::OtherFingerprint { url, key, names } => {
+                write!(f, "{url}: run entry {key} names another fingerprint ({})", &names[..names.len().min(12)])?
+            }
+        }
+        write!(
+            f,
+            "; ignored: the stage is built as if the remote lacked it, and `repro push` from a machine that has it replaces the entry"
+        )
+    }
+}
+
+/// The run entry of `fingerprint` on the remote: found, absent, or there
+/// but damaged (which callers treat as absent, saying so).
+pub fn lookup_run(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result<RemoteEntry> {
+    let key = run_key(fingerprint);
+    let Some(bytes) = remote.get(&key)? else { return Ok(RemoteEntry::Absent) };
+    let url = remote.url().to_string();
+    let record: StageRecord = match serde_json::from_slice(&bytes) {
+        Ok(record) => record,
+        Err(e) => return Ok(RemoteEntry::Damaged(Damage::Unreadable { url, key, error: e.to_string() })),
+    };
+    if record.fingerprint != fingerprint {
+        return Ok(RemoteEntry::Damaged(Damage::OtherFingerprint { url, key, names: record.fingerprint }));
+    }
+    Ok(RemoteEntry::Found(record))
+}
+
+/// The usable run entry of `fingerprint` on the remote, if any; a damaged
+/// one goes to `damaged` (to be reported) and counts as absent.
+pub fn remote_run(remote: &dyn RemoteCache, fingerprint: &str, damaged: &mut dyn FnMut(Damage)) -> anyhow::Result<Option<StageRecord>> {
+    Ok(match lookup_run(remote, fingerprint)? {
+        RemoteEntry::Found(record) => Some(record),
+        RemoteEntry::Absent => None,
+        RemoteEntry::Damaged(why) => {
+            damaged(why);
+            None
+        }
+    })
 }
 
 /// What one push or pull moved.
@@ -83,7 +137,11 @@ impl Transfer {
 
 /// Uploads `record`'s objects the remote lacks (each rehashed first; with
 /// `with_objects` false, none: a stage cheap to rebuild), then its run
-/// entry. With `dry_run`, only counts what would go.
+/// entry, unless the remote already holds that entry intact (a damaged one
+/// is replaced, reported through `damaged`). Right before the entry is
+/// written, every object it names is checked again and what went missing
+/// meanwhile (a `gc --remote` of another machine) is sent again. With
+/// `dry_run`, only counts what would go.
 pub fn push_run(
     store: &Store,
     remote: &dyn RemoteCache,
@@ -91,6 +149,7 @@ pub fn push_run(
     with_objects: bool,
     dry_run: bool,
     sent: &mut std::collections::BTreeSet<String>,
+    damaged: &mut dyn FnMut(Damage),
 ) -> anyhow::Result<Transfer> {
     let mut moved = Transfer::default();
     if with_objects {
@@ -99,27 +158,57 @@ pub fn push_run(
                 moved.present += 1;
                 continue;
             }
-            anyhow::ensure!(
-                store.verify_bytes(object),
-                "output {name} of {} (object {}) no longer matches its sha256, so it was removed; rebuild before pushing",
-                &record.fingerprint[..12],
-                &object.sha256[..12]
-            );
-            if !dry_run {
-                remote.upload(&object_key(&object.sha256), &store.object_path(&object.sha256))?;
-            }
+            send_object(store, remote, record, name, object, dry_run)?;
             sent.insert(object.sha256.clone());
             moved.objects += 1;
             moved.bytes += object.size;
         }
     }
-    if dry_run || !remote.exists(&run_key(&record.fingerprint))? {
-        if !dry_run {
-            remote.put(&run_key(&record.fingerprint), serde_json::to_vec_pretty(record)?)?;
-        }
-        moved.runs += 1;
+    if remote_run(remote, &record.fingerprint, damaged)?.is_some() {
+        return Ok(moved);
     }
+    if !dry_run {
+        if with_objects {
+            resend_missing(store, remote, record, &mut moved)?;
+        }
+        remote.put(&run_key(&record.fingerprint), serde_json::to_vec_pretty(record)?)?;
+    }
+    moved.runs += 1;
     Ok(moved)
+}
+
+/// One object of `record` to the remote, rehashed first.
+fn send_object(
+    store: &Store,
+    remote: &dyn RemoteCache,
+    record: &StageRecord,
+    name: &str,
+    object: &ObjectRef,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        store.verify_bytes(object),
+        "output {name} of {} (object {}) no longer matches its sha256, so it was removed; rebuild before pushing",
+        &record.fingerprint[..12],
+        &object.sha256[..12]
+    );
+    if !dry_run {
+        remote.upload(&object_key(&object.sha256), &store.object_path(&object.sha256))?;
+    }
+    Ok(())
+}
+
+/// Sends again the objects of `record` that are not on the remote now, so
+/// that the entry written next never names a missing object.
+fn resend_missing(store: &Store, remote: &dyn RemoteCache, record: &StageRecord, moved: &mut Transfer) -> anyhow::Result<()> {
+    for (name, object) in &record.outputs {
+        if !remote.exists(&object_key(&object.sha256))? {
+            send_object(store, remote, record, name, object, false)?;
+            moved.objects += 1;
+            moved.bytes += object.size;
+        }
+    }
+    Ok(())
 }
 
 /// Fetches `record`'s objects the store lacks, each into a scratch file,

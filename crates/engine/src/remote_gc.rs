@@ -20,23 +20,32 @@ pub struct Collected {
     pub named: usize,
     /// Unnamed objects younger than the minimum age: a push may be under way.
     pub young: usize,
+    /// Entries that do not parse: while there are any, every unnamed
+    /// object is kept (it may be theirs); a push of the stage replaces them.
+    pub damaged: Vec<String>,
+    /// Unnamed objects kept because of `damaged`.
+    pub kept_for_damaged: usize,
 }
 
 /// Retires the checkpoints of finished runs, then removes the objects no
-/// run or checkpoint entry names that are older than `min_age`. An entry
-/// that does not parse stops it before anything more is removed.
+/// run or checkpoint entry names that are older than `min_age`. While an
+/// entry does not parse, no unnamed object is removed (it may be that
+/// entry's); the entry is reported in `damaged`.
 pub fn collect(remote: &dyn RemoteCache, min_age: Duration, dry_run: bool) -> anyhow::Result<Collected> {
     let mut done = retire_finished_checkpoints(remote, dry_run)?;
     // Listed before the entries are read: an object written after this
     // listing is not touched, whatever entry comes to name it.
     let objects = remote.list_meta("objects")?;
     let named = named_objects(remote, "")?;
+    done.damaged = named.damaged;
     let now = SystemTime::now();
     let mut doomed = Vec::new();
     for object in objects {
         let Some(sha) = object_sha(&object.key) else { continue };
-        if named.contains(&sha) {
+        if named.objects.contains(&sha) {
             done.named += 1;
+        } else if !done.damaged.is_empty() {
+            done.kept_for_damaged += 1;
         } else if now.duration_since(object.modified).unwrap_or_default() < min_age {
             done.young += 1;
         } else {
@@ -49,7 +58,7 @@ pub fn collect(remote: &dyn RemoteCache, min_age: Duration, dry_run: bool) -> an
         // just before removing. (A remote has no lock; this narrows the
         // window, and gc is best run when no push is under way.)
         let named = named_objects(remote, "")?;
-        doomed.retain(|(_, sha)| !named.contains(sha));
+        doomed.retain(|(_, sha)| named.damaged.is_empty() && !named.objects.contains(sha));
     }
     for (object, _) in doomed {
         if !dry_run {

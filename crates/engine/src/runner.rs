@@ -13,7 +13,7 @@ use super::stage::{KindRegistry, ParamError, StageContext, Upstream, UpstreamInf
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -296,7 +296,7 @@ impl Engine<'_> {
             let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
             // A run entry (local or remote) says what the stage will
             // produce, so its dependents can be planned exactly.
-            let entry = if reasons.is_empty() || force.contains(&name) { None } else { self.entry(store, &plan)? };
+            let entry = if reasons.is_empty() || force.contains(&name) { None } else { self.entry(store, &name, &plan)? };
             let state = if !reasons.is_empty() {
                 if !force.contains(&name) && self.restore(store, &plan).is_some() {
                     State::Cached
@@ -332,8 +332,12 @@ impl Engine<'_> {
 
     /// `status`, rehashing every recorded output instead of trusting
     /// cached digests; a changed object is removed, its stage stale.
-    pub fn status_rehashing(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
-        self.status_in(&Store::open_rehashing(&self.pipeline.store_dir)?, targets, force)
+    /// Also returns the objects found missing or corrupt (removed, so
+    /// their stages are stale).
+    pub fn status_rehashing(&self, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<(Vec<StageOutcome>, Vec<String>)> {
+        let store = Store::open_rehashing(&self.pipeline.store_dir)?;
+        let outcomes = self.status_in(&store, targets, force)?;
+        Ok((outcomes, store.failed()))
     }
 
     fn status_in(&self, store: &Store, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
@@ -407,13 +411,26 @@ impl Engine<'_> {
 
     /// The run entry for `plan`'s fingerprint: the local run cache's, else
     /// the remote's (whose objects may not all be here).
-    fn entry(&self, store: &Store, plan: &Planned) -> anyhow::Result<Option<StageRecord>> {
+    fn entry(&self, store: &Store, name: &str, plan: &Planned) -> anyhow::Result<Option<StageRecord>> {
         if let Some(local) = record::cached_run(store.root(), &plan.fingerprint) {
             return Ok(Some(local));
         }
         match &self.remote {
-            Some(r) => remote::remote_run(r.as_ref(), &plan.fingerprint),
+            Some(r) => remote::remote_run(r.as_ref(), &plan.fingerprint, &mut self.on_damaged(name)),
             None => Ok(None),
+        }
+    }
+
+    /// Reports a damaged remote entry of `stage`, once per process (a
+    /// build surveys its stages more than once).
+    pub(crate) fn on_damaged(&self, stage: &str) -> impl FnMut(remote::Damage) + '_ {
+        static SAID: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
+        let stage = stage.to_string();
+        move |damage| {
+            let problem = damage.to_string();
+            if SAID.lock().unwrap_or_else(|p| p.into_inner()).insert(problem.clone()) {
+                self.reporter.event(Event::RemoteEntryIgnored { stage: stage.clone(), problem });
+            }
         }
     }
 
@@ -428,7 +445,7 @@ impl Engine<'_> {
     pub(crate) fn pull_stage(&self, store: &Store, name: &str, plan: &Planned) -> Option<StageRecord> {
         let stage = self.pipeline.stage(name).expect("known stage");
         let (url, remote) = (self.pullable(stage)?, self.remote.as_ref()?);
-        let fetched = remote::remote_run(remote.as_ref(), &plan.fingerprint)
+        let fetched = remote::remote_run(remote.as_ref(), &plan.fingerprint, &mut self.on_damaged(name))
             .and_then(|entry| entry.map(|e| remote::pull_run(store, remote.as_ref(), &e).map(|t| (e, t))).transpose());
         match fetched {
             Ok(Some((entry, moved))) => {
@@ -557,13 +574,15 @@ impl Engine<'_> {
             reporter: self.reporter.clone(),
             measurements: Default::default(),
         };
-        kind.run(&ctx)?;
+        kind.run(&ctx).map_err(|e| naming_the_folder(e, name, &ctx.out_dir))?;
         let mut outputs = BTreeMap::new();
         for entry in walkdir::WalkDir::new(&ctx.out_dir).sort_by_file_name() {
             let entry = entry?;
             if entry.file_type().is_file() {
                 let rel = entry.path().strip_prefix(&ctx.out_dir).expect("under out_dir").to_string_lossy().into_owned();
-                let object: ObjectRef = store.put(entry.path())?;
+                let object: ObjectRef = store
+                    .put(entry.path())
+                    .with_context(|| format!("stage `{name}`: cannot store its output {}", entry.path().display()))?;
                 outputs.insert(rel, object);
             }
         }
@@ -646,5 +665,37 @@ pub fn human_duration(seconds: f64) -> String {
         format!("{} h {} min", (seconds / 3600.0) as u64, ((seconds % 3600.0) / 60.0) as u64)
     } else {
         format!("{} d {} h", (seconds / 86400.0) as u64, ((seconds % 86400.0) / 3600.0) as u64)
+    }
+}
+
+/// A stage's error that is a full (or read-only) disk, whose message may
+/// name no file (a library's write, a flush), with the folder the stage
+/// was writing its outputs to.
+fn naming_the_folder(error: anyhow::Error, stage: &str, dir: &Path) -> anyhow::Error {
+    use std::io::ErrorKind::{ReadOnlyFilesystem, StorageFull};
+    const EDQUOT: i32 = 122;
+    let io = error.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
+    let full = io.is_some_and(|io| matches!(io.kind(), StorageFull | ReadOnlyFilesystem) || io.raw_os_error() == Some(EDQUOT));
+    match full {
+        true => error.context(format!("stage `{stage}` cannot write its outputs in {}; free space there and build again", dir.display())),
+        false => error,
+    }
+}
+
+#[cfg(test)]
+mod full_disk_tests {
+    use super::naming_the_folder;
+    use std::path::Path;
+
+    #[test]
+    fn a_full_disk_names_the_folder_the_stage_was_writing() {
+        // /dev/full fails every write with ENOSPC, as a full disk does, and
+        // the error (from a library's write) names no file.
+        let Err(e) = std::fs::write("/dev/full", b"x") else { panic!("/dev/full accepted a write") };
+        let said = format!("{:#}", naming_the_folder(anyhow::Error::from(e), "report", Path::new("/store/tmp/report-1")));
+        assert!(said.starts_with("stage `report` cannot write its outputs in /store/tmp/report-1"), "{said}");
+        assert!(said.contains("No space left on device"), "{said}");
+        let other = naming_the_folder(anyhow::anyhow!("bad input"), "report", Path::new("/x"));
+        assert_eq!(format!("{other:#}"), "bad input");
     }
 }

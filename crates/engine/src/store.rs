@@ -15,6 +15,8 @@ pub struct Store {
     /// Rehash every object verified, trusting no cached digest
     /// (`repro status --verify`).
     rehash: bool,
+    /// Objects a verification found missing or corrupt (and removed).
+    failed: std::sync::Mutex<BTreeSet<String>>,
 }
 
 /// An object's digest and size, as recorded.
@@ -30,7 +32,7 @@ impl Store {
         fs::create_dir_all(root).with_context(|| format!("cannot create the store at {}", root.display()))?;
         let root = root.canonicalize()?;
         let digests = DigestCache::open(root.join("cache").join("digests.json"));
-        Ok(Store { root, digests, rehash: false })
+        Ok(Store { root, digests, rehash: false, failed: Default::default() })
     }
 
     /// Opens the store so that every verification rehashes the object.
@@ -118,11 +120,19 @@ impl Store {
         let path = self.object_path(&object.sha256);
         let ok = fs::metadata(&path).map(|m| m.len() == object.size).unwrap_or(false)
             && digest(&path).map(|d| d == object.sha256).unwrap_or(false);
+        if !ok {
+            self.failed.lock().unwrap_or_else(|p| p.into_inner()).insert(object.sha256.clone());
+        }
         if !ok && path.exists() {
             self.digests.forget(&path);
             let _ = fs::remove_file(&path);
         }
         ok
+    }
+
+    /// The objects verifications of this store found missing or corrupt.
+    pub fn failed(&self) -> Vec<String> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
     /// Every object digest present.

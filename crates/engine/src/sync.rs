@@ -70,7 +70,7 @@ impl Engine<'_> {
                 result.push((s.name, unfinished.map_or(Pushed::NotBuilt(s.state), Pushed::Checkpoint)));
                 continue;
             };
-            let moved = remote::push_run(&store, remote, built, with_objects, dry_run, &mut sent)
+            let moved = remote::push_run(&store, remote, built, with_objects, dry_run, &mut sent, &mut self.on_damaged(&s.name))
                 .with_context(|| format!("push of `{}`", s.name))?;
             if !dry_run {
                 remote::pin(store.root(), &built.fingerprint)?;
@@ -95,12 +95,13 @@ impl Engine<'_> {
             let outcome = match &s.state {
                 State::Fresh | State::Cached | State::SameAs(_) => Pulled::Here,
                 State::Remote(_) => {
-                    let entry = remote::remote_run(remote, &s.plan.fingerprint)?.context("the remote entry vanished")?;
+                    let entry = remote::remote_run(remote, &s.plan.fingerprint, &mut self.on_damaged(&s.name))?
+                        .context("the remote entry vanished")?;
                     let moved = remote::pull_run(&store, remote, &entry).with_context(|| format!("pull of `{}`", s.name))?;
                     remote::pin(store.root(), &entry.fingerprint)?;
                     Pulled::Fetched(moved)
                 }
-                _ if remote::remote_run(remote, &s.plan.fingerprint)?.is_some() => Pulled::Rebuild,
+                _ if remote::remote_run(remote, &s.plan.fingerprint, &mut self.on_damaged(&s.name))?.is_some() => Pulled::Rebuild,
                 _ => self.pull_unfinished(&store, remote, &s.name, &s.plan.fingerprint)?,
             };
             result.push((s.name, outcome));

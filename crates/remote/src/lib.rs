@@ -50,11 +50,35 @@ pub fn open(url: &str, base: &Path, options: &S3Options) -> anyhow::Result<Objec
         !url.contains("://") || url.starts_with("file://"),
         "remote {url}: unknown scheme; use s3://bucket/prefix, file:///path or a folder"
     );
-    let folder = base.join(url.strip_prefix("file://").unwrap_or(url));
-    std::fs::create_dir_all(&folder).with_context(|| format!("remote {url}: cannot create the folder {}", folder.display()))?;
+    let folder = folder_of(url, base);
+    anyhow::ensure!(
+        folder.is_dir(),
+        "remote {url}: no such folder {}; check the remote's url (a typo?), or run with --no-remote. `repro push` creates a new folder remote",
+        folder.display()
+    );
     let store = object_store::local::LocalFileSystem::new_with_prefix(&folder)
         .with_context(|| format!("remote {url}: cannot open the folder {}", folder.display()))?;
     Ok(ObjectRemote { url: url.to_string(), store: Arc::new(store), place: folder.display().to_string(), secrets: Vec::new(), runtime })
+}
+
+/// The folder a `file://` or plain-path remote names, relative ones from `base`.
+fn folder_of(url: &str, base: &Path) -> std::path::PathBuf {
+    base.join(url.strip_prefix("file://").unwrap_or(url))
+}
+
+/// Creates the folder of a folder remote that does not exist yet (what a
+/// first `push` does); `Some(folder)` when it was created. S3 remotes are
+/// never created: their bucket must exist.
+pub fn create_folder(url: &str, base: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if url.contains("://") && !url.starts_with("file://") {
+        return Ok(None);
+    }
+    let folder = folder_of(url, base);
+    if folder.is_dir() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&folder).with_context(|| format!("remote {url}: cannot create the folder {}", folder.display()))?;
+    Ok(Some(folder))
 }
 
 type S3 = (Arc<dyn ObjectStore>, String, Vec<String>);

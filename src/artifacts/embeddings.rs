@@ -32,5 +32,11 @@ pub struct EmbeddingsFile {
     pub model: String,
     pub classes: Vec<String>,
     pub labels: Vec<u8>,
+    /// Test-set index and predicted class of each point (the report's
+    /// interactive views show them); absent in files made before.
+    #[serde(default)]
+    pub indices: Vec<usize>,
+    #[serde(default)]
+    pub predictions: Option<Vec<u8>>,
     pub layers: Vec<LayerEmbeddings>,
 }

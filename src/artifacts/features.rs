@@ -19,6 +19,10 @@ pub struct FeatureHeader {
     /// Test-set indices of the sampled images.
     pub indices: Vec<usize>,
     pub labels: Vec<u8>,
+    /// The model's predicted class of each image (files written before
+    /// it was recorded have none).
+    #[serde(default)]
+    pub predictions: Option<Vec<u8>>,
     /// Each tap's width; matrices follow in this order.
     pub taps: Vec<(Tap, usize)>,
 }

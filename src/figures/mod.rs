@@ -6,6 +6,7 @@ pub mod gradcam_grid;
 pub mod model_graph;
 pub mod sample_grid;
 pub mod scatter;
+pub mod scatter_view;
 pub mod sweep_plot;
 
 use plotters::prelude::*;

@@ -65,23 +65,40 @@ impl StageKind for FeaturesKind {
         let (model, _) = run.load(&device)?;
         let indices = stratified(&dataset.test.labels, p.sample_size, p.seed);
         let bar = ctx.bar(indices.len().div_ceil(p.batch_size) as u64, "features");
-        let mut matrices: Vec<Vec<f32>> = vec![Vec::new(); p.layers.len()];
+        // The class layer always: its argmax is each image's predicted class.
+        let mut taps = p.layers.clone();
+        if !taps.contains(&Tap::Logits) {
+            taps.push(Tap::Logits);
+        }
+        let mut matrices: Vec<Vec<f32>> = vec![Vec::new(); taps.len()];
         for chunk in indices.chunks(p.batch_size) {
-            for (m, part) in matrices.iter_mut().zip(extract(&model, &dataset.test, chunk, &p.layers, p.batch_size, &device)) {
+            for (m, part) in matrices.iter_mut().zip(extract(&model, &dataset.test, chunk, &taps, p.batch_size, &device)) {
                 m.extend(part);
             }
             bar.inc(1);
         }
         bar.finish_and_clear();
+        let logits = &matrices[taps.iter().position(|t| *t == Tap::Logits).expect("logits were added")];
+        let predictions = argmax_rows(logits, Tap::Logits.width());
+        matrices.truncate(p.layers.len());
         let header = FeatureHeader {
             model: run.label.clone(),
             classes: dataset.classes.clone(),
             labels: indices.iter().map(|&i| dataset.test.labels[i]).collect(),
             indices,
+            predictions: Some(predictions),
             taps: p.layers.iter().map(|&t| (t, t.width())).collect(),
         };
         Features { header, matrices }.write(&ctx.out_dir.join(FEATURES))?;
         ctx.log(format!("{} layer(s) of model {} for {} test images", p.layers.len(), run.label, p.sample_size.min(dataset.test.len())));
         Ok(())
     }
+}
+
+/// The index of each row's largest value (the first of ties).
+fn argmax_rows(matrix: &[f32], width: usize) -> Vec<u8> {
+    matrix
+        .chunks_exact(width)
+        .map(|row| row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best }) as u8)
+        .collect()
 }

@@ -8,7 +8,7 @@ use crate::artifacts::sweep::{SWEEP, SweepFile};
 use crate::artifacts::train::{TrainMetrics, TrainOutputs};
 use crate::artifacts::{find, read_json};
 use crate::data::Dataset;
-use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, sweep_plot};
+use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, scatter_view, sweep_plot};
 use crate::model::summary::Summary;
 use crate::training::history::EpochRow;
 use repro_engine::{ParamError, StageContext, StageKind, typed_params};
@@ -172,6 +172,7 @@ fn draw_embeddings(ctx: &StageContext) -> anyhow::Result<usize> {
                     |a| scatter::draw(&a, &title, &e.points, e.dims, &file.labels, &file.classes),
                     |a| scatter::draw(&a, &title, &e.points, e.dims, &file.labels, &file.classes),
                 )?;
+                std::fs::write(ctx.out_dir.join(scatter_view::file_name(&stem)), scatter_view::json(&title, &file, e)?)?;
                 drawn += 1;
             }
         }

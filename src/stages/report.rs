@@ -66,6 +66,9 @@ struct Figure {
     svg: String,
     stage: String,
     fingerprint: String,
+    /// An embedding's interactive view data (`figures::scatter_view`),
+    /// `<` escaped so it can stand inside a `<script>` element.
+    view: Option<String>,
 }
 
 /// One row of the model comparison table: the report's number beside ours.
@@ -301,6 +304,10 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
                 std::fs::copy(png, ctx.out_dir.join(format!("figures/{stem}.png")))?;
                 std::fs::copy(svg, ctx.out_dir.join(format!("figures/{stem}.svg")))?;
             }
+            let view = match outputs.get(&format!("{stem}.view.json")) {
+                Some(path) => Some(std::fs::read_to_string(path)?.replace('<', "\\u003c")),
+                None => None,
+            };
             for (section, id, caption) in places {
                 found.push(Figure {
                     section,
@@ -310,6 +317,7 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
                     svg: format!("figures/{stem}.svg"),
                     stage: stage.clone(),
                     fingerprint: fingerprint_of(ctx, stage),
+                    view: view.clone(),
                 });
             }
         }

@@ -155,7 +155,14 @@ impl StageKind for TsneKind {
                 embeddings,
             });
         }
-        let file = EmbeddingsFile { model: h.model.clone(), classes: h.classes.clone(), labels: h.labels.clone(), layers };
+        let file = EmbeddingsFile {
+            model: h.model.clone(),
+            classes: h.classes.clone(),
+            labels: h.labels.clone(),
+            indices: h.indices.clone(),
+            predictions: h.predictions.clone(),
+            layers,
+        };
         std::fs::write(ctx.out_dir.join(EMBEDDINGS), serde_json::to_vec(&file)?)?;
         Ok(())
     }

@@ -1,5 +1,9 @@
 // Renders the HTML report in headless Chromium (Debian's package) and
-// fails unless every image loaded and every table rendered with rows.
+// fails unless every image loaded, every table rendered with rows, no
+// script logged an error, and every interactive embedding view works:
+// it renders; a drag turns a 3-D view (its pixels change); hiding a class
+// in its legend leaves no pixel of that class's colour; hovering a known
+// point shows that point's class and test image.
 // Usage: node check_report.mjs REPORT.html SCREENSHOT.png [MIN_IMAGES]
 import { chromium } from "playwright-core";
 import { pathToFileURL } from "node:url";
@@ -23,12 +27,16 @@ const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir()
 });
 try {
   const page = await browser.newPage();
+  const consoleErrors = [];
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
   await page.goto(pathToFileURL(resolve(report)).href, { waitUntil: "load" });
   const found = await page.evaluate(() => ({
+    // A 3-D view's PNG is replaced by its canvas: it must load, not show.
     images: [...document.images].map((img) => ({
       src: img.getAttribute("src"),
       loaded: img.complete && img.naturalWidth > 0,
-      shown: img.getBoundingClientRect().height > 0,
+      shown: img.getBoundingClientRect().height > 0 || (img.hidden && img.closest(".viewer")?.querySelector("canvas:not([hidden])") !== null),
     })),
     tables: [...document.querySelectorAll("table")].map((t, i) => ({
       id: t.id || `table #${i + 1}`,
@@ -38,15 +46,93 @@ try {
   }));
   await page.screenshot({ path: screenshot, fullPage: true });
   const problems = [];
+  const views = await checkViews(page, problems);
   for (const img of found.images) if (!img.loaded || !img.shown) problems.push(`image did not load: ${img.src}`);
   for (const t of found.tables) if (t.rows < 1 || t.height <= 0) problems.push(`table did not render: ${t.id}`);
   if (found.images.length < Number(minImages)) problems.push(`expected at least ${minImages} images, found ${found.images.length}`);
   if (found.tables.length === 0) problems.push("no table in the report");
-  console.log(`${report}: ${found.images.length} images loaded, ${found.tables.length} tables rendered; screenshot ${screenshot}`);
+  for (const e of consoleErrors) problems.push(`console error: ${e}`);
+  console.log(`${report}: ${found.images.length} images loaded, ${found.tables.length} tables rendered, ${views} interactive views checked; screenshot ${screenshot}`);
   if (problems.length) {
     for (const p of problems) console.error(`error: ${report}: ${p}`);
     process.exitCode = 1;
   }
 } finally {
   await browser.close();
+}
+
+// Pixels of the view's canvas that are exactly `colour` (#rrggbb).
+async function pixelsOf(page, n, colour) {
+  return page.evaluate(([n, colour]) => {
+    const c = document.querySelectorAll("figure.view canvas")[n];
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    const [r, g, b] = [1, 3, 5].map((k) => parseInt(colour.substr(k, 2), 16));
+    let count = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === r && d[i + 1] === g && d[i + 2] === b) count++;
+    return count;
+  }, [n, colour]);
+}
+
+async function canvasDigest(page, n) {
+  return page.evaluate((n) => document.querySelectorAll("figure.view canvas")[n].toDataURL(), n);
+}
+
+// A visible point with no other within 10 px, in page pixels, with the
+// class and test image the tooltip must name.
+async function isolatedPoint(page, n) {
+  return page.evaluate((n) => {
+    const v = document.querySelectorAll("figure.view canvas")[n].reproView;
+    const at = [...Array(v.n).keys()].map((i) => v.screenOf(i));
+    for (let i = 0; i < v.n; i++) {
+      if (v.hidden.has(v.labels[i])) continue;
+      const [x, y] = at[i];
+      const r = v.canvas.getBoundingClientRect();
+      if (x < r.left + 15 || x > r.right - 15 || y < r.top + 40 || y > r.bottom - 15) continue;
+      if (at.every(([p, q], j) => j === i || (p - x) ** 2 + (q - y) ** 2 > 100)) {
+        return { x, y, name: v.data.classes[v.labels[i]], image: v.data.indices[i] };
+      }
+    }
+    return null;
+  }, n);
+}
+
+async function checkViews(page, problems) {
+  const views = await page.evaluate(() =>
+    [...document.querySelectorAll("figure.view")].map((f) => ({
+      id: f.id,
+      live: f.querySelector("canvas").reproView !== undefined && !f.querySelector("canvas").hidden,
+      dims: f.querySelector("canvas").reproView?.dims,
+      colour: f.querySelector("canvas").reproView?.data.colours[0],
+    })));
+  for (const [n, view] of views.entries()) {
+    if (!view.live) { problems.push(`view ${view.id} did not start`); continue; }
+    await page.locator(`#${view.id} canvas`).scrollIntoViewIfNeeded();
+    if (view.dims === 3) {
+      const before = await canvasDigest(page, n);
+      const box = await page.locator(`#${view.id} canvas`).boundingBox();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2 + 30, { steps: 5 });
+      await page.mouse.up();
+      if ((await canvasDigest(page, n)) === before) problems.push(`view ${view.id}: a drag changed no pixel`);
+      await page.mouse.dblclick(box.x + 5, box.y + 5);
+      if ((await canvasDigest(page, n)) !== before) problems.push(`view ${view.id}: a double-click did not reset the view`);
+      const shown = await pixelsOf(page, n, view.colour);
+      await page.locator(`#${view.id} .legend-item[data-class="0"]`).click();
+      const hidden = await pixelsOf(page, n, view.colour);
+      if (shown === 0 || hidden !== 0) problems.push(`view ${view.id}: class 0 had ${shown} pixels shown and ${hidden} hidden`);
+      await page.locator(`#${view.id} .legend-item[data-class="0"]`).click();
+      if ((await pixelsOf(page, n, view.colour)) !== shown) problems.push(`view ${view.id}: showing class 0 again did not restore it`);
+    }
+    const point = await isolatedPoint(page, n);
+    if (!point) { problems.push(`view ${view.id}: no isolated point to hover`); continue; }
+    await page.mouse.move(point.x, point.y);
+    const tip = await page.locator(`#${view.id} .tip`).textContent();
+    const visible = await page.locator(`#${view.id} .tip`).isVisible();
+    if (!visible || !tip.startsWith(point.name) || !tip.includes(`#${point.image}`)) {
+      problems.push(`view ${view.id}: hovering a ${point.name} point (test image #${point.image}) showed "${tip}"`);
+    }
+    await page.mouse.move(0, 0);
+  }
+  return views.length;
 }

@@ -274,3 +274,13 @@ fn bad_arguments_are_refused_clearly() {
     let first = err.lines().next().unwrap_or_default();
     assert!(!out.status.success() && first.contains("train_a.epochs") && first.contains("parameters of `train`"), "{err}");
 }
+
+/// `bench epoch` runs the real training loop and states the loop's cost
+/// beside pure steps (figures printed, nothing about speed asserted).
+#[test]
+fn bench_epoch_times_the_training_loop_beside_pure_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(dir.path(), &["--threads", "1", "bench", "epoch", "--batches", "2", "--eval-images", "40", "--epochs", "1"]);
+    assert!(out.contains("pure steps: train") && out.contains("epoch 1: ") && out.contains("the loop costs"), "{out}");
+    assert!(out.contains("128 training + 40 evaluation images"), "{out}");
+}

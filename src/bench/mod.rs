@@ -3,6 +3,7 @@
 
 pub mod conv;
 pub mod data;
+pub mod epoch;
 pub mod fork;
 pub mod hash;
 pub mod layers;
@@ -37,6 +38,18 @@ pub enum BenchWhat {
     Train {
         #[arg(long, default_value_t = 20)]
         steps: usize,
+    },
+    /// Epochs of the real training loop on synthetic images (with the
+    /// evaluation and checkpoint), beside pure steps: the loop's own cost.
+    Epoch {
+        /// Training batches of 64 an epoch (782: CIFAR-10's 50,000 images).
+        #[arg(long, default_value_t = 100)]
+        batches: usize,
+        #[arg(long, default_value_t = 2000)]
+        eval_images: usize,
+        /// The first epoch includes a GPU's kernel compilation and autotuning.
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
     },
     /// Forward and backward milliseconds of each layer of the report's CNN
     /// (conv rows include their ReLU), to see where a training step goes.
@@ -77,6 +90,7 @@ pub fn run(what: &BenchWhat, pipeline: &Path, threads: usize, compute: &crate::c
         BenchWhat::Noop { profile, runs } => noop::noop(pipeline, profile, *runs),
         BenchWhat::Data { source } => data::data(source),
         BenchWhat::Train { steps } => train::train(*steps, threads, compute),
+        BenchWhat::Epoch { batches, eval_images, epochs } => epoch::epoch(*batches, *eval_images, *epochs, compute),
         BenchWhat::Layers { batch, rounds } => layers::layers(*batch, *rounds),
         BenchWhat::Conv { batch, rounds } => conv::conv(*batch, *rounds),
         BenchWhat::Tsne { sizes, dims } => tsne::tsne(sizes, dims, threads),

@@ -6,6 +6,32 @@ use std::process::Command;
 use std::time::Instant;
 
 pub fn train(steps: usize, threads: usize, compute: &crate::compute::Compute) -> anyhow::Result<()> {
+    let (train_rate, infer_rate) = step_rates(steps, compute)?;
+    if compute.kind != crate::compute::BackendKind::Flex {
+        let path: Vec<String> = compute.path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+        say!("{}: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)", path.join(", "));
+        return Ok(());
+    }
+    say!(
+        "burn-flex with the model's own kernels, {threads} thread(s): train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)"
+    );
+    match torch_rates(threads, steps) {
+        Some((tt, ti)) => say!(
+            "PyTorch CPU (channels-last), {threads} thread(s): train {tt:.1} images/s, inference {ti:.1} images/s\nratio burn/PyTorch: train {:.2}x, inference {:.2}x",
+            train_rate / tt,
+            infer_rate / ti
+        ),
+        None => say!(
+            "PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"
+        ),
+    }
+    Ok(())
+}
+
+/// Training images/s of `steps` pure steps (forward, backward, Adam) on one
+/// fixed batch of 64, and inference images/s at batch 256, after 3 warm-up
+/// steps: the model's speed without a training loop around it.
+pub fn step_rates(steps: usize, compute: &crate::compute::Compute) -> anyhow::Result<(f64, f64)> {
     use crate::model::{Cnn, CnnConfig};
     use burn::module::Module;
     use burn::optim::GradientsParams;
@@ -42,25 +68,7 @@ pub fn train(steps: usize, threads: usize, compute: &crate::compute::Compute) ->
         let _ = eval.forward(xi.clone()).into_data();
     }
     let infer_rate = (256 * rounds) as f64 / t.elapsed().as_secs_f64();
-    if compute.kind != crate::compute::BackendKind::Flex {
-        let path: Vec<String> = compute.path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
-        say!("{}: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)", path.join(", "));
-        return Ok(());
-    }
-    say!(
-        "burn-flex with the model's own kernels, {threads} thread(s): train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)"
-    );
-    match torch_rates(threads, steps) {
-        Some((tt, ti)) => say!(
-            "PyTorch CPU (channels-last), {threads} thread(s): train {tt:.1} images/s, inference {ti:.1} images/s\nratio burn/PyTorch: train {:.2}x, inference {:.2}x",
-            train_rate / tt,
-            infer_rate / ti
-        ),
-        None => say!(
-            "PyTorch not measured: bench/torch_speed.py needs a python with torch (pip install torch; set REPRO_PYTHON to that python)"
-        ),
-    }
-    Ok(())
+    Ok((train_rate, infer_rate))
 }
 
 /// Runs bench/torch_speed.py with `$REPRO_PYTHON` (default `python3`, e.g.

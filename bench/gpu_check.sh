@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One prepared measurement on an NVIDIA GPU machine (issue 32, item 8; at
+# most 8 minutes): `repro bench train` and `bench epoch` on the Vulkan
+# backend, and eager PyTorch's epoch on the same GPU in the same run.
+# Expects, beside the checkout (ignored folders, carried): gpu-bin/repro.xz
+# (a stripped `--features vulkan` build) and .gl/*.deb (the Vulkan loader).
+# Results go to $OUT (or ./gpu-results).
+set -uo pipefail
+out="${OUT:-gpu-results}"
+mkdir -p "$out"
+# GPU_CHECK_LOCAL=1: a dry run here (no loader unpacked into /).
+if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+export VK_DRIVER_FILES="${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}"
+xz -dc gpu-bin/repro.xz > /tmp/repro && chmod +x /tmp/repro
+repro=/tmp/repro
+batches="${GPU_CHECK_BATCHES:-782}" eval_images="${GPU_CHECK_EVAL:-10000}"
+{ nproc; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; } | tee "$out/machine.txt"
+run() { # NAME SECONDS COMMAND...: its output to $OUT/NAME.txt, time included
+    local name=$1 limit=${GPU_CHECK_TIMEOUT:-$2} started=$SECONDS
+    shift 2
+    echo "== $name: $*" | tee "$out/$name.txt"
+    timeout "$limit" "$@" 2>&1 | tee -a "$out/$name.txt"
+    echo "exit ${PIPESTATUS[0]}, wall $((SECONDS - started)) s" | tee -a "$out/$name.txt"
+}
+run bench-train 150 "$repro" --backend vulkan bench train --steps 40
+run bench-epoch 200 "$repro" --backend vulkan bench epoch --batches "$batches" --eval-images "$eval_images" --epochs 2
+run torch-epoch 90 python3 bench/torch_gpu_epoch.py --train $((batches * 64)) --eval "$eval_images" --epochs 3

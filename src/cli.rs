@@ -583,10 +583,10 @@ fn push(
     use repro_engine::sync::Pushed;
     // Only a push makes a folder remote; other commands refuse a missing
     // one (a typo'd path would otherwise look like an empty cache).
-    if let Some(url) = remote_url(pipeline, selection).filter(|_| !dry_run) {
-        if let Some(folder) = repro_remote::create_folder(&url, &pipeline.root)? {
-            say!("created the folder remote {}", folder.display());
-        }
+    if let Some(url) = remote_url(pipeline, selection).filter(|_| !dry_run)
+        && let Some(folder) = repro_remote::create_folder(&url, &pipeline.root)?
+    {
+        say!("created the folder remote {}", folder.display());
     }
     let engine = engine(pipeline, kinds, threads, selection)?;
     let targets = stage_names(pipeline, stages)?;

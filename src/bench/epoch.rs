@@ -21,7 +21,7 @@ pub fn epoch(batches: usize, eval_images: usize, epochs: usize, compute: &Comput
     let report = crate::training::Reporter { bar: &bar, log: &log };
     let trained = crate::training::train(&settings, &data.train, &data.test, &compute.device(), scratch.path(), &report)?;
     let (train_rate, infer_rate) = super::train::step_rates(20, compute)?;
-    let path: Vec<String> = compute.path().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let path: Vec<String> = crate::stages::with_shader_compiler(compute.path()).into_iter().map(|(k, v)| format!("{k} {v}")).collect();
     say!("{}", path.join(", "));
     say!("pure steps: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)");
     let (n_train, n_eval) = (data.train.len() as f64, data.test.len() as f64);

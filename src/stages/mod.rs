@@ -56,7 +56,7 @@ impl StageKind for OnThreads {
         self.0.entry_modules()
     }
     fn compute_path(&self) -> BTreeMap<String, String> {
-        self.0.compute_path()
+        with_shader_compiler(self.0.compute_path())
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         self.0.check_params(params)
@@ -78,5 +78,34 @@ impl StageKind for OnThreads {
     }
     fn estimate_seconds(&self, params: &toml::Table, upstream: &[&toml::Table], threads: usize) -> f64 {
         self.0.estimate_seconds(params, upstream, threads)
+    }
+}
+
+/// Which shader compiler this binary's Vulkan backend runs: `vulkan`
+/// compiles cubecl's kernels to WGSL and wgpu translates them, while
+/// `vulkan-spirv` uses cubecl's own SPIR-V compiler. The device's
+/// `compiler` entry names the same in both, so this names what ran.
+pub const SHADER_COMPILER: &str = if cfg!(feature = "vulkan-spirv") { "spirv (cubecl)" } else { "wgsl (wgpu)" };
+
+/// A stage's compute path as it enters its key: on Vulkan, with the shader
+/// compiler, so the two features never share a key. Flex paths are as
+/// they were.
+pub fn with_shader_compiler(mut path: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if path.get("backend").is_some_and(|b| b == "vulkan") {
+        path.insert("shader".into(), SHADER_COMPILER.into());
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vulkan_path_names_its_shader_compiler_and_flex_is_unchanged() {
+        let flex = crate::compute::Compute::flex().path();
+        assert_eq!(with_shader_compiler(flex.clone()), flex);
+        let vulkan = BTreeMap::from([("backend".to_string(), "vulkan".to_string()), ("compiler".to_string(), "x".to_string())]);
+        assert_eq!(with_shader_compiler(vulkan)["shader"], SHADER_COMPILER);
     }
 }

@@ -88,6 +88,8 @@ async function isolatedPoint(page, n) {
       const [x, y] = at[i];
       const r = v.canvas.getBoundingClientRect();
       if (x < r.left + 15 || x > r.right - 15 || y < r.top + 40 || y > r.bottom - 15) continue;
+      // In the viewport: the mouse cannot reach a point scrolled out of it.
+      if (x < 5 || y < 5 || x > window.innerWidth - 5 || y > window.innerHeight - 5) continue;
       if (at.every(([p, q], j) => j === i || (p - x) ** 2 + (q - y) ** 2 > 100)) {
         return { x, y, name: v.data.classes[v.labels[i]], image: v.data.indices[i] };
       }
@@ -124,6 +126,8 @@ async function checkViews(page, problems) {
       await page.locator(`#${view.id} .legend-item[data-class="0"]`).click();
       if ((await pixelsOf(page, n, view.colour)) !== shown) problems.push(`view ${view.id}: showing class 0 again did not restore it`);
     }
+    // The legend's clicks may have scrolled the canvas partly out of view.
+    await page.locator(`#${view.id} canvas`).scrollIntoViewIfNeeded();
     const point = await isolatedPoint(page, n);
     if (!point) { problems.push(`view ${view.id}: no isolated point to hover`); continue; }
     await page.mouse.move(point.x, point.y);

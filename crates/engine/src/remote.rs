@@ -56,7 +56,7 @@ pub struct Listed {
 /// A run entry as a remote holds it.
 #[derive(Debug, Clone)]
 pub enum RemoteEntry {
-    Found(StageRecord),
+    Found(Box<StageRecord>),
     Absent,
     /// There but unusable: treated as absent (the stage runs or is
     /// pulled from elsewhere), and `push` replaces it.
@@ -100,14 +100,14 @@ pub fn lookup_run(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result
     if record.fingerprint != fingerprint {
         return Ok(RemoteEntry::Damaged(Damage::OtherFingerprint { url, key, names: record.fingerprint }));
     }
-    Ok(RemoteEntry::Found(record))
+    Ok(RemoteEntry::Found(Box::new(record)))
 }
 
 /// The usable run entry of `fingerprint` on the remote, if any; a damaged
 /// one goes to `damaged` (to be reported) and counts as absent.
 pub fn remote_run(remote: &dyn RemoteCache, fingerprint: &str, damaged: &mut dyn FnMut(Damage)) -> anyhow::Result<Option<StageRecord>> {
     Ok(match lookup_run(remote, fingerprint)? {
-        RemoteEntry::Found(record) => Some(record),
+        RemoteEntry::Found(record) => Some(*record),
         RemoteEntry::Absent => None,
         RemoteEntry::Damaged(why) => {
             damaged(why);

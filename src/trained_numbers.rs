@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 /// `.feature_distance_ratio` of each train stage in the profile's record,
 /// except those in `unbuilt`.
 pub fn of_built_trainings(engine: &Engine, store: &Store, unbuilt: &[String]) -> anyhow::Result<BTreeMap<String, f64>> {
-    let record = BuildRecord::load(store.root(), &engine.profile)?;
+    let record = BuildRecord::load(store.root(), engine.profile())?;
     let mut numbers = BTreeMap::new();
     for (name, stage) in record.stages.iter().filter(|(name, _)| !unbuilt.contains(name)) {
-        let (Some(object), true) = (stage.outputs.get(METRICS), engine.pipeline.stage(name).is_some()) else { continue };
+        let (Some(object), true) = (stage.outputs.get(METRICS), engine.pipeline().stage(name).is_some()) else { continue };
         let path = store.object_path(&object.sha256);
         let metrics: TrainMetrics =
             serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}: unreadable", path.display()))?)

@@ -193,16 +193,7 @@ fn a_colour_map_change_makes_figures_stale_and_no_training() {
     let dir = common::project_copy();
     let kinds = repro::stages::registry();
     let pipeline = Pipeline::load(&dir.path().join("pipeline.toml"), &kinds).unwrap();
-    let engine = |sources| Engine {
-        pipeline: &pipeline,
-        kinds: &kinds,
-        sources,
-        profile: "smoke".into(),
-        threads: 2,
-        overrides: BTreeMap::new(),
-        reporter: std::sync::Arc::new(repro_engine::events::Quiet),
-        remote: None,
-    };
+    let engine = |sources| Engine::new(&pipeline, &kinds, sources, "smoke", std::sync::Arc::new(repro_engine::events::Quiet)).threads(2);
     engine(repro::compiled_sources()).build(&BuildOptions { targets: vec!["figures".into()], ..Default::default() }).unwrap();
     let states: BTreeMap<String, State> = engine(with_digest("src/gradcam/heatmap.rs", "recoloured"))
         .status(&["figures".into()], &BTreeSet::new())

@@ -136,16 +136,7 @@ value = 99
 }
 
 fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, sources: &'static [SourceRow], profile: &str) -> Engine<'a> {
-    Engine {
-        pipeline: p,
-        kinds: k,
-        sources: tree(sources, "rustc 1.95.0 (59807616e 2026-04-14)"),
-        profile: profile.into(),
-        threads: 1,
-        overrides: BTreeMap::new(),
-        reporter: std::sync::Arc::new(repro_engine::events::Quiet),
-        remote: None,
-    }
+    Engine::new(p, k, tree(sources, "rustc 1.95.0 (59807616e 2026-04-14)"), profile, std::sync::Arc::new(repro_engine::events::Quiet))
 }
 
 fn states(e: &Engine) -> BTreeMap<String, State> {
@@ -234,8 +225,7 @@ fn fingerprints_do_not_depend_on_checkout_location() {
     }
     let fp = |d: &tempfile::TempDir| {
         let p = write_pipeline(d.path(), 3, "x");
-        let mut e = engine(&p, &k, SOURCES, "main");
-        e.overrides.insert("a".into(), toml::toml! { file = "input.txt" });
+        let e = engine(&p, &k, SOURCES, "main").overrides(BTreeMap::from([("a".into(), toml::toml! { file = "input.txt" })]));
         build(&e);
         let r = common::lock_record(d.path(), "main");
         (r["stages"]["a"]["fingerprint"].clone(), r["stages"]["b"]["fingerprint"].clone())
@@ -250,9 +240,8 @@ fn file_params_are_fingerprinted_by_content() {
     fs::write(dir.path().join("one.txt"), "same").unwrap();
     fs::write(dir.path().join("two.txt"), "same").unwrap();
     let with_file = |name: &str| {
-        let mut e = engine(&p, &k, SOURCES, "main");
-        e.overrides.insert("a".into(), toml::Table::from_iter([("file".to_string(), toml::Value::String(name.into()))]));
-        e
+        let file = toml::Table::from_iter([("file".to_string(), toml::Value::String(name.into()))]);
+        engine(&p, &k, SOURCES, "main").overrides(BTreeMap::from([("a".into(), file)]))
     };
     build(&with_file("one.txt"));
     assert_eq!(states(&with_file("two.txt"))["a"], State::Fresh, "a moved file with equal content is not a change");
@@ -305,8 +294,7 @@ fn unchanged_files_are_not_rehashed() {
     let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
     let input = dir.path().join("big.bin");
     fs::write(&input, vec![7u8; 1 << 20]).unwrap();
-    let mut e = engine(&p, &k, SOURCES, "main");
-    e.overrides.insert("a".into(), toml::toml! { file = "big.bin" });
+    let e = engine(&p, &k, SOURCES, "main").overrides(BTreeMap::from([("a".into(), toml::toml! { file = "big.bin" })]));
     build(&e);
     // Poison the cached digest: while size, mtime and inode stay, it is trusted.
     let cache_path = dir.path().join("artifacts/cache/digests.json");
@@ -328,8 +316,8 @@ fn toolchain_change_reaches_every_stage() {
     let dir = tempfile::tempdir().unwrap();
     let (p, k) = (write_pipeline(dir.path(), 1, "x"), kinds());
     build(&engine(&p, &k, SOURCES, "main"));
-    let mut e = engine(&p, &k, SOURCES, "main");
-    e.sources = tree(SOURCES, "rustc 1.96.0 (0123456ab 2026-06-01)");
+    let newer = tree(SOURCES, "rustc 1.96.0 (0123456ab 2026-06-01)");
+    let e = Engine::new(&p, &k, newer, "main", std::sync::Arc::new(repro_engine::events::Quiet));
     let s = states(&e);
     assert_eq!(reasons(&s["a"]), "toolchain changed: rustc 1.95.0 -> 1.96.0");
     assert_eq!(reasons(&s["b"]), "toolchain changed: rustc 1.95.0 -> 1.96.0");

@@ -96,23 +96,9 @@ fn pipeline(dir: &Path, stages: &str) -> Pipeline {
 }
 
 fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, threads: usize) -> Engine<'a> {
-    Engine {
-        pipeline: p,
-        kinds: k,
-        sources: SourceTree {
-            sources: SOURCES,
-            direct_deps: &[],
-            locked: &[],
-            backends: &[],
-            package_version: "0.1.0",
-            rustc: "rustc 1.95.0",
-        },
-        profile: "main".into(),
-        threads,
-        overrides: BTreeMap::new(),
-        reporter: std::sync::Arc::new(repro_engine::events::Quiet),
-        remote: None,
-    }
+    let sources =
+        SourceTree { sources: SOURCES, direct_deps: &[], locked: &[], backends: &[], package_version: "0.1.0", rustc: "rustc 1.95.0" };
+    Engine::new(p, k, sources, "main", std::sync::Arc::new(repro_engine::events::Quiet)).threads(threads)
 }
 
 fn jobs(n: usize) -> BuildOptions {

@@ -122,3 +122,20 @@ fn an_interrupted_build_cancels_its_job_and_the_rerun_resumes_the_training() {
     let resumed = logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("resuming after epoch"));
     assert!(resumed, "a job log says the training resumed from its checkpoint:\n{said}");
 }
+
+/// `--backend=vulkan` (the `=` form clap accepts) reaches every job's
+/// command line: the job trains on Vulkan, as the build planned it.
+#[cfg(feature = "vulkan")]
+#[test]
+fn a_slurm_build_on_vulkan_runs_its_jobs_on_vulkan() {
+    if !slurm_or_skip() {
+        return;
+    }
+    let dir = common::project_with("tests/fixtures/vulkan-stages.toml");
+    let out = repro(dir.path(), &["--backend=vulkan", "run", "stage", "train", "--executor", "slurm", "--no-remote"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let record = common::lock_record(dir.path(), "stages");
+    let compute = &record["stages"]["train"]["environment"]["compute"];
+    assert_eq!(compute["backend"], "vulkan", "the training job ran on {compute}:\n{said}");
+}

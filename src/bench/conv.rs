@@ -2,8 +2,8 @@
 //! paths, the AVX-512 direct one and im2col + gemm, in one run: forward,
 //! weight gradient and input gradient milliseconds and GFLOP/s.
 
-use crate::cli::say;
 use crate::kernels::conv::{ConvDims, ConvGrads, portable};
+use crate::terminal::say;
 use std::time::Instant;
 
 /// (c_in, c_out, side) of the model's convolutions, in order.

@@ -1,6 +1,6 @@
 //! `repro bench data`: decoding a local CIFAR-10 archive or folder.
 
-use crate::cli::say;
+use crate::terminal::say;
 use std::time::Instant;
 
 pub fn data(source: &std::path::Path) -> anyhow::Result<()> {

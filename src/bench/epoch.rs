@@ -4,9 +4,9 @@
 //! synthetic images, beside pure steps on one fixed batch in the same run,
 //! so the loop's own cost is a number.
 
-use crate::cli::say;
 use crate::compute::Compute;
 use crate::stages::train::TrainParams;
+use crate::terminal::say;
 use repro_engine::events::Progress;
 
 pub fn epoch(batches: usize, eval_images: usize, epochs: usize, compute: &Compute) -> anyhow::Result<()> {

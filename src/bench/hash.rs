@@ -1,6 +1,6 @@
 //! `repro bench hash`: sha256 throughput of the store's digests.
 
-use crate::cli::say;
+use crate::terminal::say;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -1,9 +1,9 @@
 //! `repro bench layers`: where a training step's time goes, layer by layer
 //! (forward and backward), at the model's real shapes.
 
-use crate::cli::say;
 use crate::model::cnn::{Layer, Value};
 use crate::model::{Cnn, CnnConfig};
+use crate::terminal::say;
 use burn::tensor::{Device, Distribution, Tensor};
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! `repro bench noop`: a build and a status with nothing to do.
 
-use crate::cli::say;
+use crate::terminal::say;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

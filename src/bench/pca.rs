@@ -1,8 +1,8 @@
 //! `repro bench pca`: PCA of clustered 512-d points to 50 dimensions.
 
 use super::tsne::clusters;
-use crate::cli::say;
 use crate::embedding::pca;
+use crate::terminal::say;
 use std::time::Instant;
 
 pub fn pca(n: usize) -> anyhow::Result<()> {

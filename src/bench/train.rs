@@ -1,7 +1,7 @@
 //! `repro bench train`: training and inference images/s of the model,
 //! beside PyTorch's in the same run when a python with torch is found.
 
-use crate::cli::say;
+use crate::terminal::say;
 use std::process::Command;
 use std::time::Instant;
 

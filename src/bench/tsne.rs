@@ -1,10 +1,10 @@
 //! `repro bench tsne`: our t-SNE beside openTSNE, measured in one run on
 //! the same points.
 
-use crate::cli::say;
 use crate::embedding::affinities::joint;
 use crate::embedding::metrics::{kl_divergence, knn_accuracy, squared_distances};
 use crate::embedding::tsne::{self as ours, TsneParams};
+use crate::terminal::say;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::process::Command;

@@ -17,20 +17,65 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The engine bound to one pipeline, profile and set of stage kinds.
+/// The engine bound to one pipeline, profile and set of stage kinds:
+/// [`Engine::new`], then the builder methods for what differs from the
+/// defaults (one thread, no overrides, no remote).
 pub struct Engine<'a> {
-    pub pipeline: &'a Pipeline,
-    pub kinds: &'a KindRegistry,
+    pub(crate) pipeline: &'a Pipeline,
+    pub(crate) kinds: &'a KindRegistry,
     /// The code that was compiled, for derived code versions.
-    pub sources: SourceTree<'a>,
-    pub profile: String,
-    pub threads: usize,
+    pub(crate) sources: SourceTree<'a>,
+    pub(crate) profile: String,
+    pub(crate) threads: usize,
     /// Extra `stage -> key -> value` overrides from the command line.
-    pub overrides: BTreeMap<String, toml::Table>,
+    pub(crate) overrides: BTreeMap<String, toml::Table>,
     /// Where events and progress go; the engine prints nothing.
-    pub reporter: Arc<dyn Reporter>,
+    pub(crate) reporter: Arc<dyn Reporter>,
     /// A remote cache consulted before running a stale stage.
-    pub remote: Option<Arc<dyn RemoteCache>>,
+    pub(crate) remote: Option<Arc<dyn RemoteCache>>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        pipeline: &'a Pipeline,
+        kinds: &'a KindRegistry,
+        sources: SourceTree<'a>,
+        profile: &str,
+        reporter: Arc<dyn Reporter>,
+    ) -> Engine<'a> {
+        let (threads, overrides, remote) = (1, BTreeMap::new(), None);
+        Engine { pipeline, kinds, sources, profile: profile.to_string(), threads, overrides, reporter, remote }
+    }
+
+    /// Threads a stage may use (shared by the stages of `--jobs`).
+    pub fn threads(self, threads: usize) -> Engine<'a> {
+        Engine { threads: threads.max(1), ..self }
+    }
+
+    /// `stage -> key -> value` set on the command line.
+    pub fn overrides(self, overrides: BTreeMap<String, toml::Table>) -> Engine<'a> {
+        Engine { overrides, ..self }
+    }
+
+    pub fn remote(self, remote: Option<Arc<dyn RemoteCache>>) -> Engine<'a> {
+        Engine { remote, ..self }
+    }
+
+    pub fn pipeline(&self) -> &'a Pipeline {
+        self.pipeline
+    }
+
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    pub fn sources(&self) -> &SourceTree<'a> {
+        &self.sources
+    }
+
+    pub fn remote_cache(&self) -> Option<&Arc<dyn RemoteCache>> {
+        self.remote.as_ref()
+    }
 }
 
 #[derive(Clone, Debug, Default)]

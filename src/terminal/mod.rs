@@ -1,6 +1,12 @@
 //! Renders the engine's events and progress counters on the terminal:
 //! one line per stage event, indicatif bars with rate and ETA for work in
-//! progress (plain lines only, without a terminal).
+//! progress (plain lines only, without a terminal); and the commands' own
+//! lines on stdout ([`say`]).
+
+mod stdout;
+
+pub(crate) use stdout::say;
+pub use stdout::say_line;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use repro_engine::events::{Event, Progress, ProgressSink, Reporter, Unit};

@@ -23,10 +23,35 @@ pub fn of_built_trainings(engine: &Engine, store: &Store, unbuilt: &[String]) ->
             serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}: unreadable", path.display()))?)
                 .with_context(|| format!("{}: not the metrics of `{name}`", path.display()))?;
         let label = engine.params_of(name).get("label").and_then(|l| l.as_str()).map(str::to_string).unwrap_or_else(|| name.clone());
-        numbers.insert(format!("{label}.test_accuracy"), metrics.test_accuracy);
-        numbers.insert(format!("{label}.test_loss"), metrics.test_loss);
-        numbers.insert(format!("{label}.epochs"), metrics.epochs_run as f64);
-        numbers.insert(format!("{label}.feature_distance_ratio"), metrics.feature_distance_ratio);
+        let trained = Trained {
+            test_accuracy: metrics.test_accuracy,
+            test_loss: metrics.test_loss,
+            epochs: metrics.epochs_run as f64,
+            feature_distance_ratio: metrics.feature_distance_ratio,
+        };
+        numbers.extend(trained.numbers(&label));
     }
     Ok(numbers)
+}
+
+/// A trained model's headline numbers: the one place their names are made
+/// (the report's numbers and `verify`'s of a partly built profile).
+pub struct Trained {
+    /// 0..1.
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    pub epochs: f64,
+    pub feature_distance_ratio: f64,
+}
+
+impl Trained {
+    /// `label.test_accuracy`, `.test_loss`, `.epochs`, `.feature_distance_ratio`.
+    pub fn numbers(&self, label: &str) -> [(String, f64); 4] {
+        [
+            (format!("{label}.test_accuracy"), self.test_accuracy),
+            (format!("{label}.test_loss"), self.test_loss),
+            (format!("{label}.epochs"), self.epochs),
+            (format!("{label}.feature_distance_ratio"), self.feature_distance_ratio),
+        ]
+    }
 }

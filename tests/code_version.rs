@@ -201,7 +201,11 @@ fn a_colour_map_change_makes_figures_stale_and_no_training() {
         .into_iter()
         .map(|o| (o.stage, o.state))
         .collect();
-    assert_eq!(states["figures"], State::Stale(vec!["code changed: src/gradcam/heatmap.rs".into()]), "{states:?}");
+    assert_eq!(
+        states["figures"],
+        State::Stale(vec![repro_engine::Reason::CodeChanged(vec!["src/gradcam/heatmap.rs".into()])]),
+        "{states:?}"
+    );
     for (stage, state) in &states {
         if stage.starts_with("train_") || stage == "data" {
             assert_eq!(*state, State::Fresh, "{stage}");

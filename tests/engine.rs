@@ -149,7 +149,7 @@ fn build(e: &Engine) -> Vec<String> {
 
 fn reasons(state: &State) -> String {
     match state {
-        State::Stale(r) => r.join("; "),
+        State::Stale(r) => repro_engine::reason::list(r),
         other => format!("{other:?}"),
     }
 }

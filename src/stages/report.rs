@@ -113,6 +113,10 @@ struct SeparationRow {
     model: String,
     layer: String,
     space: String,
+    /// The space's name in headline numbers (`raw`, `tsne_2-d`); none for
+    /// spaces `verify` does not check.
+    #[serde(skip)]
+    number_key: Option<String>,
     stage: String,
     fingerprint: String,
     knn_accuracy: f64,
@@ -402,15 +406,16 @@ fn separation_rows(ctx: &StageContext) -> anyhow::Result<(Vec<SeparationRow>, Ve
         let file: EmbeddingsFile = read_json(path)?;
         for l in &file.layers {
             let mut spaces = vec![
-                (format!("raw ({}-d)", l.width), &l.raw),
-                (format!("PCA ({} dims, {:.0}% of variance)", l.pca_dims, l.pca_explained * 100.0), &l.pca),
+                (format!("raw ({}-d)", l.width), Some("raw".to_string()), &l.raw),
+                (format!("PCA ({} dims, {:.0}% of variance)", l.pca_dims, l.pca_explained * 100.0), None, &l.pca),
             ];
-            spaces.extend(l.embeddings.iter().map(|e| (format!("t-SNE {}-D", e.dims), &e.separation)));
-            for (space, sep) in spaces {
+            spaces.extend(l.embeddings.iter().map(|e| (format!("t-SNE {}-D", e.dims), Some(format!("tsne_{}-d", e.dims)), &e.separation)));
+            for (space, number_key, sep) in spaces {
                 rows.push(SeparationRow {
                     model: file.model.clone(),
                     layer: layer_name(l.layer),
                     space,
+                    number_key,
                     stage: stage.clone(),
                     fingerprint: fingerprint_of(ctx, stage),
                     knn_accuracy: sep.knn_accuracy,
@@ -471,15 +476,19 @@ fn numbers(c: &ReportContext) -> std::collections::BTreeMap<String, f64> {
         n.insert("model.trainable_params".into(), s.trainable as f64);
         n.insert("model.non_trainable_params".into(), s.non_trainable as f64);
     }
-    for r in c.separation.iter().filter(|r| r.space.starts_with("raw") || r.space.starts_with("t-SNE")) {
-        let space = if r.space.starts_with("raw") { "raw".to_string() } else { r.space.replace("t-SNE ", "tsne_").to_lowercase() };
-        n.insert(format!("separation.{}.{}.{}.knn_accuracy", r.model, r.layer, space), r.knn_accuracy);
+    for r in &c.separation {
+        if let Some(space) = &r.number_key {
+            n.insert(format!("separation.{}.{}.{}.knn_accuracy", r.model, r.layer, space), r.knn_accuracy);
+        }
     }
     for m in &c.models {
-        n.insert(format!("{}.test_accuracy", m.label), m.accuracy / 100.0);
-        n.insert(format!("{}.test_loss", m.label), m.loss);
-        n.insert(format!("{}.epochs", m.label), m.epochs as f64);
-        n.insert(format!("{}.feature_distance_ratio", m.label), m.feature_distance_ratio);
+        let trained = crate::trained_numbers::Trained {
+            test_accuracy: m.accuracy / 100.0,
+            test_loss: m.loss,
+            epochs: m.epochs as f64,
+            feature_distance_ratio: m.feature_distance_ratio,
+        };
+        n.extend(trained.numbers(&m.label));
     }
     n
 }

@@ -42,7 +42,7 @@ pub fn describe(event: &Event) -> String {
         }
         Event::WaitingForLock { holder } => format!("waiting for the store lock held by {holder} ..."),
         Event::Fresh { stage } => format!("{stage:>12} fresh"),
-        Event::Restored { stage, reasons } => format!("{stage:>12} restored from an earlier run ({})", reasons.join("; ")),
+        Event::Restored { stage, reasons } => format!("{stage:>12} restored from an earlier run ({})", repro_engine::reason::list(reasons)),
         Event::Pulled { stage, remote, objects, bytes } => {
             format!("{stage:>12} pulled from the remote {remote} ({objects} object(s), {:.1} MB, verified)", *bytes as f64 / 1e6)
         }
@@ -54,7 +54,7 @@ pub fn describe(event: &Event) -> String {
         }
         Event::RemoteFailed { stage, error } => format!("{stage:>12} not restored from the remote, so it runs: {error}"),
         Event::RemoteEntryIgnored { stage, problem } => format!("{stage:>12} warning: {problem}"),
-        Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", reasons.join("; ")),
+        Event::Running { stage, reasons } => format!("{stage:>12} stale: {}", repro_engine::reason::list(reasons)),
         Event::Done { stage, seconds } => format!("{stage:>12} done in {}", human_duration(*seconds)),
         Event::Log { stage, line } => format!("{stage:>12} {line}"),
     }

@@ -25,7 +25,7 @@ pub enum Event {
     /// Outputs restored from the run cache instead of running.
     Restored {
         stage: String,
-        reasons: Vec<String>,
+        reasons: Vec<crate::reason::Reason>,
     },
     /// Outputs fetched from the remote cache (and verified) instead of running.
     Pulled {
@@ -56,7 +56,7 @@ pub enum Event {
     /// The stage starts running, for these reasons.
     Running {
         stage: String,
-        reasons: Vec<String>,
+        reasons: Vec<crate::reason::Reason>,
     },
     Done {
         stage: String,

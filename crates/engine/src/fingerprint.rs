@@ -3,6 +3,7 @@
 //! of its inputs. No paths, no clocks.
 
 use super::hashing::sha256_hex;
+use super::reason::{Change, Reason};
 use super::record::Environment;
 use std::collections::BTreeMap;
 
@@ -38,73 +39,95 @@ pub fn fingerprint(input: &FingerprintInput) -> String {
     sha256_hex(&serde_json::to_vec(input).expect("fingerprint input serialises"))
 }
 
-/// Parameter changes as `stage.key old -> new`, nested keys dotted.
-pub fn param_diff(stage: &str, old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+/// Parameter changes as reasons: values (`stage.key old -> new`, nested
+/// keys dotted) and file parameters whose content changed (by key).
+pub fn param_reasons(stage: &str, old: &serde_json::Value, new: &serde_json::Value) -> Vec<Reason> {
     let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    flatten(stage, old, &mut a);
-    flatten(stage, new, &mut b);
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
-    keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).map(|k| format!("{k} {} -> {}", show(a.get(k)), show(b.get(k)))).collect()
+    flatten_values(stage, old, &mut a);
+    flatten_values(stage, new, &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let (mut values, mut files) = (Vec::new(), Vec::new());
+    for key in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
+        let (x, y) = (a.get(key), b.get(key));
+        if x.is_some_and(|v| v.file) || y.is_some_and(|v| v.file) {
+            files.push(key.clone());
+        } else {
+            values.push(Change { key: key.clone(), old: x.map(|v| v.text.clone()), new: y.map(|v| v.text.clone()) });
+        }
+    }
+    let mut reasons = Vec::new();
+    if !values.is_empty() {
+        reasons.push(Reason::ParamsChanged(values));
+    }
+    if !files.is_empty() {
+        reasons.push(Reason::InputFileChanged(files));
+    }
+    reasons
 }
 
-/// Files whose digest differs, was added or removed, as one reason.
-pub fn code_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> String {
-    let mut changed: Vec<&str> = new.iter().filter(|(p, d)| old.get(*p) != Some(d)).map(|(p, _)| p.as_str()).collect();
-    changed.extend(old.keys().filter(|p| !new.contains_key(*p)).map(String::as_str));
-    match changed.len() {
-        0 => "code changed".into(),
-        1..=3 => format!("code changed: {}", changed.join(", ")),
-        n => format!("code changed: {} and {} more files", changed[..3].join(", "), n - 3),
-    }
+/// Files whose digest differs, was added or removed.
+pub fn code_reason(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Reason {
+    let mut changed: Vec<String> = new.iter().filter(|(p, d)| old.get(*p) != Some(d)).map(|(p, _)| p.clone()).collect();
+    changed.extend(old.keys().filter(|p| !new.contains_key(*p)).cloned());
+    Reason::CodeChanged(changed)
 }
 
 /// Environment changes as reasons: `toolchain changed: rustc 1.95.0 ->
 /// 1.96.0`, `dependency changed: burn 0.22.1 -> 0.22.2`, `compute path
 /// changed: conv direct-avx512 -> im2col-gemm`.
-pub fn environment_diff(old: &Environment, new: &Environment) -> Vec<String> {
+pub fn environment_reasons(old: &Environment, new: &Environment) -> Vec<Reason> {
     let mut reasons = Vec::new();
     if old.rustc != new.rustc {
         let release = |v: &str| v.split_whitespace().nth(1).unwrap_or(v).to_string();
         let (a, b) = (release(&old.rustc), release(&new.rustc));
-        let (a, b) = if a == b { (old.rustc.clone(), new.rustc.clone()) } else { (a, b) };
-        reasons.push(format!("toolchain changed: rustc {} -> {b}", if a.is_empty() { "(unrecorded)".into() } else { a }));
+        let (from, to) = if a == b { (old.rustc.clone(), new.rustc.clone()) } else { (a, b) };
+        reasons.push(Reason::ToolchainChanged { from, to });
     }
     let deps = map_diff(&old.crates, &new.crates);
     if !deps.is_empty() {
-        let shown: Vec<&str> = deps.iter().take(4).map(String::as_str).collect();
-        let more = if deps.len() > 4 { format!(" and {} more", deps.len() - 4) } else { String::new() };
-        reasons.push(format!("dependency changed: {}{more}", shown.join(", ")));
+        reasons.push(Reason::DependencyChanged(deps));
     }
     let compute = map_diff(&old.compute, &new.compute);
     if !compute.is_empty() {
-        reasons.push(format!("compute path changed: {}", compute.join(", ")));
+        reasons.push(Reason::ComputePathChanged(compute));
     }
     reasons
 }
 
-fn map_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+fn map_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Change> {
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(none)".into());
-    keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k)))).collect()
+    let change = |k: &String| Change { key: k.clone(), old: old.get(k).cloned(), new: new.get(k).cloned() };
+    keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).map(change).collect()
 }
 
 /// `value` as `prefix.key -> value` rows, nested keys dotted.
 pub fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    let mut values = BTreeMap::new();
+    flatten_values(prefix, value, &mut values);
+    out.extend(values.into_iter().map(|(k, v)| (k, v.text)));
+}
+
+/// One flattened parameter: its text, and whether it is a file's content.
+#[derive(PartialEq)]
+struct FlatValue {
+    text: String,
+    file: bool,
+}
+
+fn flatten_values(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, FlatValue>) {
     match value {
         serde_json::Value::Object(map) if !map.contains_key("content_sha256") => {
             for (k, v) in map {
-                flatten(&format!("{prefix}.{k}"), v, out);
+                flatten_values(&format!("{prefix}.{k}"), v, out);
             }
         }
         serde_json::Value::Object(map) => {
             let digest = map["content_sha256"].as_str().unwrap_or_default();
-            out.insert(prefix.to_string(), format!("content:{}", &digest[..digest.len().min(12)]));
+            let text = format!("content:{}", &digest[..digest.len().min(12)]);
+            out.insert(prefix.to_string(), FlatValue { text, file: true });
         }
         other => {
-            out.insert(prefix.to_string(), other.to_string());
+            out.insert(prefix.to_string(), FlatValue { text: other.to_string(), file: false });
         }
     }
 }
@@ -125,21 +148,23 @@ mod tests {
             crates: [("burn".to_string(), "0.22.2".to_string())].into(),
             compute: [("conv".to_string(), "im2col-gemm".to_string())].into(),
         };
+        let text: Vec<String> = environment_reasons(&old, &new).iter().map(Reason::to_string).collect();
         assert_eq!(
-            environment_diff(&old, &new),
+            text,
             vec![
                 "toolchain changed: rustc 1.95.0 -> 1.96.0",
                 "dependency changed: burn 0.22.1 -> 0.22.2",
                 "compute path changed: conv direct-avx512 -> im2col-gemm",
             ]
         );
-        assert!(environment_diff(&old, &old).is_empty());
+        assert!(environment_reasons(&old, &old).is_empty());
     }
 
     #[test]
-    fn diff_names_changed_keys() {
-        let old = serde_json::json!({"lr": 0.001, "epochs": 30});
-        let new = serde_json::json!({"lr": 0.0005, "epochs": 30});
-        assert_eq!(param_diff("train_b", &old, &new), vec!["train_b.lr 0.001 -> 0.0005"]);
+    fn values_and_files_are_told_apart_by_type() {
+        let old = serde_json::json!({"lr": 0.001, "epochs": 30, "file": {"content_sha256": "aaaa"}});
+        let new = serde_json::json!({"lr": 0.0005, "epochs": 30, "file": {"content_sha256": "bbbb"}});
+        let text: Vec<String> = param_reasons("train_b", &old, &new).iter().map(Reason::to_string).collect();
+        assert_eq!(text, vec!["params changed: train_b.lr 0.001 -> 0.0005", "input file changed: train_b.file"]);
     }
 }

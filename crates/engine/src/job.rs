@@ -17,8 +17,17 @@ use std::path::{Path, PathBuf};
 pub struct JobResult {
     pub stage: String,
     pub fingerprint: String,
-    /// `fresh`, `restored` (from the run cache) or `ran`.
-    pub state: String,
+    pub state: JobState,
+}
+
+/// How a job settled its stage.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Fresh,
+    /// From the run cache.
+    Restored,
+    Ran,
 }
 
 pub fn result_path(build_dir: &Path, stage: &str) -> PathBuf {
@@ -36,29 +45,26 @@ impl Engine<'_> {
         anyhow::ensure!(self.pipeline.stage(name).is_some(), "unknown stage `{name}`");
         let store = self.open_store()?;
         let record = with_job_results(&store, BuildRecord::load(store.root(), &self.profile)?, build_dir);
-        let outputs: BTreeMap<String, BTreeMap<String, String>> = record
-            .stages
-            .iter()
-            .map(|(stage, r)| (stage.clone(), r.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect()))
-            .collect();
+        let outputs: BTreeMap<String, BTreeMap<String, String>> =
+            record.stages.iter().map(|(stage, r)| (stage.clone(), r.output_digests())).collect();
         let plan = self.plan(&store, name, &outputs)?;
         let mut reasons = self.reasons(&store, name, record.stages.get(name), &plan);
         if forced {
-            reasons.insert(0, "forced".into());
+            reasons.insert(0, crate::reason::Reason::Forced);
             let _ = std::fs::remove_dir_all(store.checkpoint_dir(name, &plan.fingerprint));
         }
         let state = if reasons.is_empty() {
             self.reporter.event(Event::Fresh { stage: name.to_string() });
-            "fresh"
+            JobState::Fresh
         } else if !forced && self.restore(&store, &plan).is_some() {
             self.reporter.event(Event::Restored { stage: name.to_string(), reasons });
-            "restored"
+            JobState::Restored
         } else {
             self.reporter.event(Event::Running { stage: name.to_string(), reasons });
             self.run_stage(&store, name, &plan, &record, self.threads)?;
-            "ran"
+            JobState::Ran
         };
-        let result = JobResult { stage: name.to_string(), fingerprint: plan.fingerprint.clone(), state: state.into() };
+        let result = JobResult { stage: name.to_string(), fingerprint: plan.fingerprint.clone(), state };
         let path = result_path(build_dir, name);
         crate::atomic::write(&path, &serde_json::to_vec_pretty(&result)?).with_context(|| format!("write {}", path.display()))?;
         Ok(result)
@@ -72,7 +78,7 @@ pub(crate) fn with_job_results(store: &Store, mut record: BuildRecord, build_dir
         let Some(result) = std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice::<JobResult>(&b).ok()) else {
             continue;
         };
-        if result.state != "fresh"
+        if result.state != JobState::Fresh
             && let Some(run) = record::cached_run(store.root(), &result.fingerprint)
         {
             record.stages.insert(result.stage, run);

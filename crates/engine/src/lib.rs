@@ -20,6 +20,7 @@ pub mod fingerprint;
 pub mod job;
 pub mod lock;
 mod matrix;
+pub mod reason;
 pub mod record;
 pub mod remote;
 pub mod remote_gc;
@@ -34,5 +35,6 @@ pub mod wiring;
 
 pub use api::{atomic, hashing, stage};
 pub use config::Pipeline;
+pub use reason::Reason;
 pub use runner::{BuildOptions, Engine, StageOutcome, State};
 pub use stage::{KindRegistry, ParamError, StageContext, StageKind, Upstream, typed_params, upstream_integer};

@@ -33,6 +33,19 @@ pub struct StageRecord {
     pub measurements: BTreeMap<String, f64>,
 }
 
+/// `output -> sha256` of a stage's outputs: what its dependents consume.
+pub type OutputDigests = BTreeMap<String, String>;
+
+impl StageRecord {
+    pub fn output_digests(&self) -> OutputDigests {
+        digests_of(&self.outputs)
+    }
+}
+
+pub fn digests_of(outputs: &BTreeMap<String, ObjectRef>) -> OutputDigests {
+    outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect()
+}
+
 /// What a stage was compiled with and computed on; part of its fingerprint.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Environment {

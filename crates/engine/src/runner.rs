@@ -7,6 +7,7 @@ use super::dag;
 use super::events::{Event, Reporter};
 use super::fingerprint::{self, FingerprintInput};
 use super::lock::StoreLock;
+use super::reason::Reason;
 use super::record::{self, BuildRecord, Environment, StageRecord};
 use super::remote::{self, RemoteCache};
 use super::stage::{KindRegistry, ParamError, StageContext, Upstream, UpstreamInfo};
@@ -107,7 +108,7 @@ pub enum State {
     Cached,
     /// Outputs can be fetched from the remote cache at this URL.
     Remote(String),
-    Stale(Vec<String>),
+    Stale(Vec<Reason>),
     /// Fresh by its own record, but an upstream stage will rerun first.
     Waiting(Vec<String>),
     /// The same computation (fingerprint) as this earlier stale stage:
@@ -121,7 +122,7 @@ impl std::fmt::Display for State {
             State::Fresh => write!(f, "fresh"),
             State::Cached => write!(f, "stale (restorable from the run cache)"),
             State::Remote(url) => write!(f, "stale (restorable from the remote {url})"),
-            State::Stale(reasons) => write!(f, "stale ({})", reasons.join("; ")),
+            State::Stale(reasons) => write!(f, "stale ({})", crate::reason::list(reasons)),
             State::SameAs(other) => write!(f, "stale (the same computation as {other}: restored from it, not run again)"),
             State::Waiting(deps) => {
                 write!(f, "stale if {} change{} (rebuilt first)", deps.join(", "), if deps.len() == 1 { "s" } else { "" })
@@ -279,40 +280,29 @@ impl Engine<'_> {
     }
 
     /// Why a stage is stale; empty when fresh.
-    pub(crate) fn reasons(&self, store: &Store, name: &str, old: Option<&StageRecord>, plan: &Planned) -> Vec<String> {
-        let Some(old) = old else { return vec!["never built".into()] };
-        let mut reasons = Vec::new();
-        if old.fingerprint != plan.fingerprint {
-            if old.code_version != plan.code_version {
-                reasons.push(fingerprint::code_diff(&old.code_files, &plan.code_files));
-            }
-            reasons.extend(fingerprint::environment_diff(&old.environment, &plan.environment));
-            let changes = fingerprint::param_diff(name, &old.params, &plan.params);
-            let (files, values): (Vec<String>, Vec<String>) = changes.into_iter().partition(|c| c.contains(" content:"));
-            if !values.is_empty() {
-                reasons.push(format!("params changed: {}", values.join(", ")));
-            }
-            if !files.is_empty() {
-                let keys: Vec<&str> = files.iter().map(|c| c.split(' ').next().unwrap_or_default()).collect();
-                reasons.push(format!("input file changed: {}", keys.join(", ")));
-            }
-            let deps: Vec<&String> = plan.inputs.keys().filter(|d| old.inputs.get(*d) != plan.inputs.get(*d)).collect();
-            if !deps.is_empty() {
-                reasons.push(format!("input changed: {}", deps.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")));
-            }
-            let renamed: Vec<&str> =
-                plan.inputs.keys().filter(|d| old.input_names.get(*d) != plan.input_names.get(*d)).map(String::as_str).collect();
-            if !renamed.is_empty() {
-                reasons.push(format!("input renamed: {} (a label it shows)", renamed.join(", ")));
-            }
-            if reasons.is_empty() {
-                reasons.push("fingerprint changed".into());
-            }
-            return reasons;
+    pub(crate) fn reasons(&self, store: &Store, name: &str, old: Option<&StageRecord>, plan: &Planned) -> Vec<Reason> {
+        let Some(old) = old else { return vec![Reason::NeverBuilt] };
+        if old.fingerprint == plan.fingerprint {
+            let bad: Vec<String> = old.outputs.iter().filter(|(_, o)| !store.verify(o)).map(|(n, _)| n.clone()).collect();
+            return if bad.is_empty() { Vec::new() } else { vec![Reason::OutputsDamaged(bad)] };
         }
-        let bad: Vec<&str> = old.outputs.iter().filter(|(_, o)| !store.verify(o)).map(|(n, _)| n.as_str()).collect();
-        if !bad.is_empty() {
-            reasons.push(format!("output missing or corrupt: {}", bad.join(", ")));
+        let mut reasons = Vec::new();
+        if old.code_version != plan.code_version {
+            reasons.push(fingerprint::code_reason(&old.code_files, &plan.code_files));
+        }
+        reasons.extend(fingerprint::environment_reasons(&old.environment, &plan.environment));
+        reasons.extend(fingerprint::param_reasons(name, &old.params, &plan.params));
+        let differ = |d: &&String| old.inputs.get(*d) != plan.inputs.get(*d);
+        let deps: Vec<String> = plan.inputs.keys().filter(differ).cloned().collect();
+        if !deps.is_empty() {
+            reasons.push(Reason::InputChanged(deps));
+        }
+        let renamed: Vec<String> = plan.inputs.keys().filter(|d| old.input_names.get(*d) != plan.input_names.get(*d)).cloned().collect();
+        if !renamed.is_empty() {
+            reasons.push(Reason::InputRenamed(renamed));
+        }
+        if reasons.is_empty() {
+            reasons.push(Reason::FingerprintChanged);
         }
         reasons
     }
@@ -335,7 +325,7 @@ impl Engine<'_> {
             let old = record.stages.get(&name);
             let mut reasons = self.reasons(store, &name, old, &plan);
             if force.contains(&name) {
-                reasons.insert(0, "forced".into());
+                reasons.insert(0, Reason::Forced);
             }
             let stage = self.pipeline.stage(&name).expect("known stage");
             let waiting: Vec<String> = stage.depends_on.iter().filter(|d| rerun.contains(*d)).cloned().collect();
@@ -363,7 +353,7 @@ impl Engine<'_> {
                 rerun.insert(name.clone());
             }
             if let Some(outs) = entry.as_ref().or(old).map(|r| &r.outputs) {
-                outputs.insert(name.clone(), outs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+                outputs.insert(name.clone(), record::digests_of(outs));
             }
             result.push(Surveyed { name, plan, state });
         }

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 /// A stage that ran, with the reasons it ran and how it ended.
 struct Finished {
     name: String,
-    reasons: Vec<String>,
+    reasons: Vec<crate::reason::Reason>,
     result: anyhow::Result<StageRecord>,
 }
 
@@ -140,10 +140,10 @@ impl Engine<'_> {
         plan: &Planned,
         record: &mut BuildRecord,
         forced: bool,
-    ) -> (Vec<String>, Option<State>) {
+    ) -> (Vec<crate::reason::Reason>, Option<State>) {
         let mut reasons = self.reasons(store, name, record.stages.get(name), plan);
         if forced {
-            reasons.insert(0, "forced".into());
+            reasons.insert(0, crate::reason::Reason::Forced);
         }
         let state = if reasons.is_empty() {
             self.reporter.event(Event::Fresh { stage: name.to_string() });
@@ -176,7 +176,7 @@ impl Engine<'_> {
     fn finish(&self, store: &Store, name: &str, state: State, ran: bool, done: &mut Progress) -> anyhow::Result<()> {
         done.record.save(store.root())?;
         let built = &done.record.stages[name];
-        done.outputs.insert(name.to_string(), built.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+        done.outputs.insert(name.to_string(), built.output_digests());
         done.outcomes.push(StageOutcome { stage: name.to_string(), state, ran });
         Ok(())
     }
@@ -186,5 +186,5 @@ enum Start {
     Resolved,
     /// The same computation is running: try again when it is done.
     Wait(Planned),
-    Run(Planned, Vec<String>),
+    Run(Planned, Vec<crate::reason::Reason>),
 }

@@ -10,7 +10,7 @@
 
 use crate::config::Resources;
 use crate::events::Event;
-use crate::job::{self, JobResult};
+use crate::job::{self, JobResult, JobState};
 use crate::record::{self, BuildRecord};
 use crate::runner::{Engine, StageOutcome, State};
 use crate::store::Store;
@@ -56,7 +56,7 @@ pub fn check_installed() -> anyhow::Result<()> {
 /// upstream was settled before submission.
 struct ToSubmit {
     stage: String,
-    reasons: Vec<String>,
+    reasons: Vec<crate::reason::Reason>,
     fingerprint: Option<String>,
 }
 
@@ -66,7 +66,7 @@ struct Submitted {
     job_id: String,
     log: PathBuf,
     state: String,
-    reasons: Vec<String>,
+    reasons: Vec<crate::reason::Reason>,
     /// When the build submitted its first job (for the timeline).
     since: Instant,
 }
@@ -139,7 +139,7 @@ impl Engine<'_> {
         for name in order {
             let stage = self.pipeline.stage(name).expect("known stage");
             if stage.depends_on.iter().any(|d| submit.iter().any(|s| &s.stage == d)) {
-                submit.push(ToSubmit { stage: name.clone(), reasons: vec!["an upstream stage runs first".into()], fingerprint: None });
+                submit.push(ToSubmit { stage: name.clone(), reasons: vec![crate::reason::Reason::UpstreamRunsFirst], fingerprint: None });
                 continue;
             }
             let plan = self.replan(store, name, None, &outputs)?;
@@ -154,7 +154,7 @@ impl Engine<'_> {
                 continue;
             };
             let built = &record.stages[name];
-            outputs.insert(name.clone(), built.outputs.iter().map(|(k, v)| (k.clone(), v.sha256.clone())).collect());
+            outputs.insert(name.clone(), built.output_digests());
             outcomes.push(StageOutcome { stage: name.clone(), state, ran: false });
         }
         Ok((outcomes, submit))
@@ -252,13 +252,13 @@ impl Engine<'_> {
         let result: JobResult = job::read_result(build_dir, &job.stage).with_context(|| {
             format!("stage `{}`: Slurm job {} completed without leaving its result (log {})", job.stage, job.job_id, job.log.display())
         })?;
-        let state = match result.state.as_str() {
-            "fresh" => State::Fresh,
-            other => {
+        let state = match result.state {
+            JobState::Fresh => State::Fresh,
+            settled => {
                 let run = record::cached_run(store.root(), &result.fingerprint)
                     .with_context(|| format!("stage `{}`: its job's run entry is missing", job.stage))?;
                 record.stages.insert(job.stage.clone(), run);
-                if other == "ran" { State::Stale(job.reasons.clone()) } else { State::Cached }
+                if settled == JobState::Ran { State::Stale(job.reasons.clone()) } else { State::Cached }
             }
         };
         record.save(store.root())?;

@@ -34,6 +34,16 @@ pub struct Engine<'a> {
     pub(crate) reporter: Arc<dyn Reporter>,
     /// A remote cache consulted before running a stale stage.
     pub(crate) remote: Option<Arc<dyn RemoteCache>>,
+    /// Each kind's code, derived once per engine (it depends only on the
+    /// binary, the kind and its compute path).
+    code: std::sync::Mutex<BTreeMap<String, Arc<KindCode>>>,
+}
+
+/// What a kind's code is made of, and the environment it enters keys with.
+struct KindCode {
+    version: String,
+    files: BTreeMap<String, String>,
+    environment: Environment,
 }
 
 impl<'a> Engine<'a> {
@@ -45,7 +55,8 @@ impl<'a> Engine<'a> {
         reporter: Arc<dyn Reporter>,
     ) -> Engine<'a> {
         let (threads, overrides, remote) = (1, BTreeMap::new(), None);
-        Engine { pipeline, kinds, sources, profile: profile.to_string(), threads, overrides, reporter, remote }
+        let code = Default::default();
+        Engine { pipeline, kinds, sources, profile: profile.to_string(), threads, overrides, reporter, remote, code }
     }
 
     /// Threads a stage may use (shared by the stages of `--jobs`).
@@ -219,11 +230,8 @@ impl Engine<'_> {
         let inputs: BTreeMap<_, _> = stage.depends_on.iter().map(|d| (d.clone(), outputs.get(d).cloned().unwrap_or_default())).collect();
         let input_names: BTreeMap<_, _> =
             stage.depends_on.iter().map(|d| (d.clone(), self.display_of(d))).filter(|(_, t)| !t.is_empty()).collect();
-        let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{}`: {e}", stage.kind))?;
-        let code_version = closure.version(&stage.kind);
-        let compute = kind.compute_path();
-        let sources = self.sources.for_backend(compute.get("backend").map(String::as_str));
-        let environment = Environment { rustc: self.sources.rustc.to_string(), crates: sources.crate_versions(&closure), compute };
+        let code = self.kind_code(&stage.kind)?;
+        let (code_version, environment) = (code.version.clone(), code.environment.clone());
         let profile = kind.uses_profile_name().then_some(self.profile.as_str());
         let fp = fingerprint::fingerprint(&FingerprintInput {
             kind: &stage.kind,
@@ -237,7 +245,7 @@ impl Engine<'_> {
         Ok(Planned {
             fingerprint: fp,
             code_version,
-            code_files: closure.files,
+            code_files: code.files.clone(),
             environment,
             params,
             inputs,
@@ -246,6 +254,21 @@ impl Engine<'_> {
             files,
             file_digests,
         })
+    }
+
+    /// The code version, closure files and environment of `kind`.
+    fn kind_code(&self, name: &str) -> anyhow::Result<Arc<KindCode>> {
+        if let Some(code) = self.code.lock().expect("code cache").get(name) {
+            return Ok(code.clone());
+        }
+        let kind = self.kinds.get(name).expect("kinds are checked at load");
+        let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{name}`: {e}"))?;
+        let compute = kind.compute_path();
+        let sources = self.sources.for_backend(compute.get("backend").map(String::as_str));
+        let environment = Environment { rustc: self.sources.rustc.to_string(), crates: sources.crate_versions(&closure), compute };
+        let code = Arc::new(KindCode { version: closure.version(name), files: closure.files, environment });
+        self.code.lock().expect("code cache").insert(name.to_string(), code.clone());
+        Ok(code)
     }
 
     /// Every stage's effective parameters (command-line overrides
@@ -378,7 +401,11 @@ impl Engine<'_> {
     fn status_in(&self, store: &Store, targets: &[String], force: &BTreeSet<String>) -> anyhow::Result<Vec<StageOutcome>> {
         self.check_remote()?;
         let record = BuildRecord::load(store.root(), &self.profile)?;
-        Ok(outcomes(self.survey(store, &record, targets, force)?))
+        let surveyed = self.survey(store, &record, targets, force)?;
+        // Digests just computed (a data archive's) spare the next status
+        // hashing them again; a store it may not write only loses that.
+        let _ = store.digests().save();
+        Ok(outcomes(surveyed))
     }
 
     /// Brings the targets up to date, `options.jobs` stages at a time (see

@@ -171,10 +171,13 @@ impl Engine<'_> {
         result.with_context(|| format!("stage `{name}` failed"))
     }
 
-    /// Records a finished stage: the build record is saved after each, so
-    /// an interrupted build keeps what finished.
+    /// Records a finished stage: the build record is saved after each that
+    /// changed it, so an interrupted build keeps what finished (a fresh
+    /// stage changed nothing: a no-op build writes no file).
     fn finish(&self, store: &Store, name: &str, state: State, ran: bool, done: &mut Progress) -> anyhow::Result<()> {
-        done.record.save(store.root())?;
+        if state != State::Fresh {
+            done.record.save(store.root())?;
+        }
         let built = &done.record.stages[name];
         done.outputs.insert(name.to_string(), built.output_digests());
         done.outcomes.push(StageOutcome { stage: name.to_string(), state, ran });

@@ -4,6 +4,7 @@
 
 use crate::cli::{BuildArgs, Invocation, JobSpec, Target};
 use repro_engine::slurm::SlurmExecutor;
+use repro_engine::{Executor, Local};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +24,18 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-/// The Slurm executor for a build with these arguments, or None to run here.
-pub fn slurm_for(args: &BuildArgs, at: &Invocation, target: &Target) -> anyhow::Result<Option<SlurmExecutor>> {
+/// Where a build with these arguments runs its stages: Slurm jobs with
+/// `--executor slurm` (not for a dry run, which runs nothing), else here,
+/// `--jobs` at once.
+pub fn for_build(args: &BuildArgs, at: &Invocation, target: &Target) -> anyhow::Result<Arc<dyn Executor>> {
     if args.executor != ExecutorKind::Slurm || args.dry_run {
-        return Ok(None);
+        return Ok(Arc::new(Local { jobs: args.jobs.into() }));
     }
+    Ok(Arc::new(slurm(at, target)?))
+}
+
+/// The Slurm executor of a build of `target`.
+fn slurm(at: &Invocation, target: &Target) -> anyhow::Result<SlurmExecutor> {
     repro_engine::slurm::check_installed()?;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
@@ -39,9 +47,9 @@ pub fn slurm_for(args: &BuildArgs, at: &Invocation, target: &Target) -> anyhow::
         line.argv(&JobSpec { stage: stage.to_string(), threads, forced, build_dir: build_dir.to_path_buf() })
     };
     let poll = std::env::var("REPRO_SLURM_POLL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    Ok(Some(SlurmExecutor {
+    Ok(SlurmExecutor {
         command: Arc::new(command),
         interrupted: Arc::new(|| INTERRUPTED.load(Ordering::SeqCst)),
         poll: std::time::Duration::from_millis(poll),
-    }))
+    })
 }

@@ -12,7 +12,6 @@ use repro::training::optimizer::OptimizerParams;
 use repro::training::{Reporter, TrainSettings, train};
 use repro_engine::events::Progress;
 use std::path::Path;
-use std::process::Command;
 
 fn features(rows: &[(usize, f32)]) -> Vec<f32> {
     // Sample n: feature with value v at coordinate 0, zeros elsewhere.
@@ -85,13 +84,6 @@ fn a_non_finite_loss_fails_naming_epoch_and_batch_and_saves_nothing() {
     assert!(!ckpt.path().join("latest").exists(), "no checkpoint holds the poisoned weights");
 }
 
-fn repro(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "repro {args:?} failed:\n{text}");
-    text
-}
-
 /// (history.csv without its seconds column, weights bytes) of a stage.
 fn result_of(dir: &Path, stage: &str) -> (String, Vec<u8>) {
     let object = |name: &str| common::stage_output(dir, "smoke", stage, name);
@@ -103,11 +95,11 @@ fn result_of(dir: &Path, stage: &str) -> (String, Vec<u8>) {
 #[test]
 fn with_zero_weight_the_center_model_equals_the_final_model() {
     let p = common::project_copy();
-    repro(p.path(), &["run", "stage", "train_final", "--profile", "smoke"]);
+    common::ok(p.path(), &["run", "stage", "train_final", "--profile", "smoke"]);
     let final_model = result_of(p.path(), "train_final");
     for update in ["learned", "moving_average"] {
         let update_set = format!("train_center.center_update=\"{update}\"");
-        let text = repro(
+        let text = common::ok(
             p.path(),
             &["run", "stage", "train_center", "--profile", "smoke", "--set", "train_center.center_weight=0.0", "--set", &update_set],
         );
@@ -117,6 +109,6 @@ fn with_zero_weight_the_center_model_equals_the_final_model() {
         assert!(center_model.1 == final_model.1, "weights, rule {update}");
     }
     // And the branch is live: w > 0 changes the weights.
-    repro(p.path(), &["run", "stage", "train_center", "--profile", "smoke", "--set", "train_center.center_weight=0.01"]);
+    common::ok(p.path(), &["run", "stage", "train_center", "--profile", "smoke", "--set", "train_center.center_weight=0.01"]);
     assert!(result_of(p.path(), "train_center").1 != final_model.1, "w = 0.01 must change training");
 }

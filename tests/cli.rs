@@ -5,18 +5,8 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-fn repro(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = repro(dir, args);
-    assert!(out.status.success(), "repro {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 /// data -> figures -> report, no training: engine behaviour in seconds.
 fn light() -> tempfile::TempDir {
@@ -32,7 +22,7 @@ fn outputs(dir: &Path, profile: &str) -> serde_json::Value {
 #[test]
 fn smoke_build_renders_the_report_then_is_a_no_op() {
     let p = light();
-    let text = ok(p.path(), &["build", "--profile", "smoke"]);
+    let text = common::ok(p.path(), &["build", "--profile", "smoke"]);
     assert!(text.contains("never built"), "{text}");
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
     assert!(md.contains("| disc | 200 | 50 |"), "class table from synthetic data:\n{md}");
@@ -42,26 +32,26 @@ fn smoke_build_renders_the_report_then_is_a_no_op() {
     let png = image::open(p.path().join("out/smoke/figures/samples.png")).unwrap();
     assert!(png.width() > 300 && png.height() > 300);
     assert!(std::fs::read_to_string(p.path().join("out/smoke/figures/samples.svg")).unwrap().contains("data:image/png;base64"));
-    let again = ok(p.path(), &["build", "--profile", "smoke"]);
+    let again = common::ok(p.path(), &["build", "--profile", "smoke"]);
     assert!(again.contains("0 ran, 0 restored, 3 fresh"), "{again}");
 }
 
 #[test]
 fn status_and_dry_run_say_why() {
     let p = light();
-    ok(p.path(), &["build", "--profile", "smoke"]);
-    let status = ok(p.path(), &["status", "--profile", "smoke", "--set", "data.train_size=1000"]);
+    common::ok(p.path(), &["build", "--profile", "smoke"]);
+    let status = common::ok(p.path(), &["status", "--profile", "smoke", "--set", "data.train_size=1000"]);
     assert!(status.contains("params changed: data.train_size 2000 -> 1000"), "{status}");
     assert!(status.contains("figures") && status.contains("stale if data changes"), "{status}");
-    let dry = ok(p.path(), &["build", "--profile", "smoke", "--dry-run", "--force", "figures"]);
+    let dry = common::ok(p.path(), &["build", "--profile", "smoke", "--dry-run", "--force", "figures"]);
     assert!(dry.contains("forced"), "{dry}");
-    assert!(ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3, "dry run ran nothing");
+    assert!(common::ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3, "dry run ran nothing");
 }
 
 #[test]
 fn sigkill_at_any_point_then_build_recovers() {
     let reference = light();
-    ok(reference.path(), &["build", "--profile", "smoke"]);
+    common::ok(reference.path(), &["build", "--profile", "smoke"]);
     let expected = outputs(reference.path(), "smoke");
     let p = light();
     // Kill as each stage starts, and at fixed delays.
@@ -78,12 +68,11 @@ fn sigkill_at_any_point_then_build_recovers() {
         let _ = std::fs::remove_dir_all(p.path().join("artifacts"));
         if n % 2 == 1 {
             // Also interrupt a rebuild over an existing store.
-            ok(p.path(), &["build", "--profile", "smoke"]);
+            common::ok(p.path(), &["build", "--profile", "smoke"]);
             let _ = std::fs::remove_dir_all(p.path().join("artifacts/records"));
             let _ = std::fs::remove_dir_all(p.path().join("artifacts/runs"));
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_repro"))
-            .current_dir(p.path())
+        let mut child = common::repro_command(p.path())
             .args(["build", "--profile", "smoke"])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -91,9 +80,9 @@ fn sigkill_at_any_point_then_build_recovers() {
             .unwrap();
         kill(&mut child);
         let _ = child.wait();
-        ok(p.path(), &["build", "--profile", "smoke"]);
+        common::ok(p.path(), &["build", "--profile", "smoke"]);
         assert_eq!(outputs(p.path(), "smoke"), expected, "kill point {n}");
-        let status = ok(p.path(), &["status", "--profile", "smoke"]);
+        let status = common::ok(p.path(), &["status", "--profile", "smoke"]);
         assert_eq!(status.matches("fresh").count(), 3, "kill point {n}: {status}");
     }
 }
@@ -116,17 +105,17 @@ fn kill_after(child: &mut std::process::Child, ms: u64) {
 #[test]
 fn failures_exit_non_zero_with_the_cause_first() {
     let p = light();
-    let out = repro(p.path(), &["build", "--profile", "smoke", "--data", "/no/such/archive.tar.gz"]);
+    let out = common::repro(p.path(), &["build", "--profile", "smoke", "--data", "/no/such/archive.tar.gz"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().next().unwrap().starts_with("error: --data /no/such/archive.tar.gz: no such file"), "{err}");
 
-    let out = repro(p.path(), &["build", "--profile", "nope"]);
+    let out = common::repro(p.path(), &["build", "--profile", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unknown profile `nope`"));
 
     let text = std::fs::read_to_string(p.path().join("pipeline.toml")).unwrap();
     std::fs::write(p.path().join("pipeline.toml"), text.replace("samples_per_class = 8", "samples_per_clas = 8")).unwrap();
-    let out = repro(p.path(), &["status"]);
+    let out = common::repro(p.path(), &["status"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.starts_with("error: pipeline.toml:") && err.contains("samples_per_clas"), "{err}");
@@ -135,7 +124,7 @@ fn failures_exit_non_zero_with_the_cause_first() {
     std::fs::create_dir_all(bad.path().join("train/cat")).unwrap();
     std::fs::write(bad.path().join("train/cat/x.png"), b"not a png").unwrap();
     let q = light();
-    let out = repro(q.path(), &["build", "--profile", "smoke", "--data", bad.path().to_str().unwrap()]);
+    let out = common::repro(q.path(), &["build", "--profile", "smoke", "--data", bad.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
     assert!(line.starts_with("error: stage `data` failed:") && line.contains("train/cat/x.png"), "{err}");
@@ -144,27 +133,27 @@ fn failures_exit_non_zero_with_the_cause_first() {
 #[test]
 fn dag_text_and_dot() {
     let p = common::project_copy();
-    let text = ok(p.path(), &["dag"]);
+    let text = common::ok(p.path(), &["dag"]);
     assert!(text.contains("report (report) <- data, figures, train_a"), "{text}");
-    let dot = ok(p.path(), &["dag", "--dot"]);
+    let dot = common::ok(p.path(), &["dag", "--dot"]);
     assert!(dot.starts_with("digraph") && dot.contains("\"data\" -> \"figures\";"), "{dot}");
 }
 
 #[test]
 fn gc_keeps_what_records_reference() {
     let p = light();
-    ok(p.path(), &["build", "--profile", "smoke", "--set", "figures.samples_per_class=4"]);
-    ok(p.path(), &["build", "--profile", "smoke"]);
-    let text = ok(p.path(), &["gc"]);
+    common::ok(p.path(), &["build", "--profile", "smoke", "--set", "figures.samples_per_class=4"]);
+    common::ok(p.path(), &["build", "--profile", "smoke"]);
+    let text = common::ok(p.path(), &["gc"]);
     assert!(text.contains("removed 4 object(s)"), "old figures (png, svg) and report (md, html, figures): {text}");
-    assert!(ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3);
+    assert!(common::ok(p.path(), &["status", "--profile", "smoke"]).matches("fresh").count() == 3);
 }
 
 #[test]
 fn smoke_profile_on_the_offline_jpeg_copy() {
     let Some(copy) = common::shared_jpeg_copy() else { return };
     let p = light();
-    ok(p.path(), &["build", "--profile", "smoke", "--data", copy.to_str().unwrap()]);
+    common::ok(p.path(), &["build", "--profile", "smoke", "--data", copy.to_str().unwrap()]);
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
     assert!(md.contains("| airplane | 200 | 50 |"), "{md}");
     assert!(md.contains("CIFAR-10 JPEG copy"), "{md}");
@@ -174,7 +163,7 @@ fn smoke_profile_on_the_offline_jpeg_copy() {
 #[test]
 fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     let p = common::project_copy();
-    ok(p.path(), &["build", "--profile", "smoke"]);
+    common::ok(p.path(), &["build", "--profile", "smoke"]);
     let md = std::fs::read_to_string(p.path().join("out/smoke/report.md")).unwrap();
     for label in ["a", "b", "c", "d", "e", "f", "final"] {
         assert!(md.contains(&format!("\n| {label} | ")), "Table 1 has model {label}:\n{md}");
@@ -223,26 +212,26 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     let numbers: serde_json::Value = serde_json::from_slice(&std::fs::read(p.path().join("out/smoke/numbers.json")).unwrap()).unwrap();
     let c = numbers["c.test_accuracy"].as_f64().unwrap();
     assert!(c >= 0.6, "model c learns the synthetic shapes: {c}");
-    let again = ok(p.path(), &["build", "--profile", "smoke"]);
+    let again = common::ok(p.path(), &["build", "--profile", "smoke"]);
     assert!(again.contains("0 ran, 0 restored, 16 fresh"), "{again}");
-    let dry = ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
+    let dry = common::ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
     assert!(dry.contains("profile `paper`: 16 stage(s) to run, estimated"), "{dry}");
 }
 
 #[test]
 fn verify_checks_numbers_against_the_published_file() {
     let p = light();
-    let missing = repro(p.path(), &["verify"]);
+    let missing = common::repro(p.path(), &["verify"]);
     let said = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success() && said.contains("no published numbers") && said.contains("--update"), "{said}");
-    let text = ok(p.path(), &["verify", "--update"]);
+    let text = common::ok(p.path(), &["verify", "--update"]);
     assert!(text.contains("recorded 2 numbers"), "{text}");
-    let text = ok(p.path(), &["verify"]);
+    let text = common::ok(p.path(), &["verify"]);
     assert!(text.contains("data.train_images") && text.contains("all 2 numbers reproduce"), "{text}");
     let path = p.path().join("artifacts/published/smoke.json");
     let published = std::fs::read_to_string(&path).unwrap().replace("2000.0", "2001.0");
     std::fs::write(&path, published).unwrap();
-    let out = repro(p.path(), &["verify"]);
+    let out = common::repro(p.path(), &["verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "drift must fail");
     assert!(stdout.lines().any(|l| l.starts_with("data.train_images") && l.ends_with("NO")), "{stdout}");
@@ -252,7 +241,7 @@ fn verify_checks_numbers_against_the_published_file() {
 #[test]
 fn the_center_loss_sweep_runs_and_states_a_verdict() {
     let p = common::project_with("sweep.toml");
-    ok(p.path(), &["build", "--profile", "sweep_smoke"]);
+    common::ok(p.path(), &["build", "--profile", "sweep_smoke"]);
     let md = std::fs::read_to_string(p.path().join("out/sweep_smoke/report.md")).unwrap();
     // sweep.toml's matrix: 5 weights x 3 seeds, each weight a row of 3 runs.
     for w in ["| 0.0 | 3 |", "| 0.001 | 3 |", "| 0.003 | 3 |", "| 0.01 | 3 |", "| 0.03 | 3 |"] {

@@ -8,7 +8,6 @@ use common::FileServer;
 use md5::Digest;
 use repro::data::download::{Checksums, fetch};
 use std::io::Write;
-use std::process::Command;
 
 fn blob(len: usize) -> Vec<u8> {
     let mut x: u32 = 12345;
@@ -109,8 +108,7 @@ fn official_format_end_to_end() {
     let server = FileServer::start(archive.clone(), None);
     let project = common::project_copy();
     let s = sums(&archive);
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(project.path())
+    let out = common::repro_command(project.path())
         .args(["run", "stage", "data", "--profile", "paper", "--set"])
         .arg(format!("data.url=\"{}\"", server.url))
         .args(["--set", &format!("data.md5=\"{}\"", s.md5), "--set", &format!("data.sha256=\"{}\"", s.sha256)])
@@ -153,8 +151,7 @@ fn a_stalled_download_in_a_build_fails_and_releases_the_store() {
     let project = common::project_copy();
     let s = sums(&body);
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_repro"))
-            .current_dir(project.path())
+        common::repro_command(project.path())
             .env("REPRO_DOWNLOAD_STALL_SECONDS", "1")
             .args(["run", "stage", "data", "--profile", "paper", "--no-wait", "--set"])
             .arg(format!("data.url=\"{}\"", server.url))

@@ -5,25 +5,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn repro(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap()
-}
+use std::process::{Output, Stdio};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = repro(dir, args);
-    assert!(out.status.success(), "repro {args:?} failed:\n{}", stderr(&out));
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out))
-}
-
 /// `repro args` fails before anything runs, saying each of `needles`.
 fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
-    let out = repro(dir, args);
+    let out = common::repro(dir, args);
     let err = stderr(&out);
     assert!(!out.status.success(), "repro {args:?} was accepted:\n{err}");
     for needle in needles {
@@ -57,7 +47,7 @@ fn a_pipeline_file_with_a_too_large_perplexity_is_refused_with_its_line() {
     let file = p.path().join("pipeline.toml");
     let text = std::fs::read_to_string(&file).unwrap().replace("params = { dims = [3] }", "params = { dims = [3], perplexity = 90.0 }");
     std::fs::write(&file, text).unwrap();
-    let out = repro(p.path(), &["status", "--profile", "smoke"]);
+    let out = common::repro(p.path(), &["status", "--profile", "smoke"]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(
@@ -83,40 +73,40 @@ fn flip_a_byte(path: &Path) {
 #[test]
 fn a_changed_stored_byte_is_caught_when_read_and_by_status_verify() {
     let p = common::project_with("tests/fixtures/light.toml");
-    ok(p.path(), &["build"]);
-    ok(p.path(), &["build"]); // a no-op build caches every output's digest with its stat
+    common::ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]); // a no-op build caches every output's digest with its stat
     let dataset = common::stage_output(p.path(), "smoke", "data", "dataset.bin");
     flip_a_byte(&dataset);
     // Size and mtime are unchanged: the cheap check cannot see it...
-    assert!(ok(p.path(), &["status"]).contains("figures  fresh"));
+    assert!(common::ok(p.path(), &["status"]).contains("figures  fresh"));
     // ...but a stage reading it rehashes it first.
-    let out = repro(p.path(), &["build", "--force", "figures"]);
+    let out = common::repro(p.path(), &["build", "--force", "figures"]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("input data/dataset.bin") && err.contains("no longer matches its sha256"), "{err}");
     assert!(err.contains("run the build again to rebuild `data`"), "{err}");
-    let log = ok(p.path(), &["build"]);
+    let log = common::ok(p.path(), &["build"]);
     assert!(log.contains("data stale: output missing or corrupt: dataset.bin"), "{log}");
 
-    ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]);
     flip_a_byte(&common::stage_output(p.path(), "smoke", "figures", "samples.png"));
-    assert!(ok(p.path(), &["status"]).contains("figures  fresh"));
+    assert!(common::ok(p.path(), &["status"]).contains("figures  fresh"));
     // A health check: damage found exits non-zero (issue 36).
-    let out = repro(p.path(), &["status", "--verify"]);
+    let out = common::repro(p.path(), &["status", "--verify"]);
     let verified = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!out.status.success(), "{verified}");
     assert!(verified.contains("figures  stale (output missing or corrupt: samples.png)"), "{verified}");
     assert!(verified.contains("data     fresh") && verified.contains("1 stored output(s) missing or corrupt"), "{verified}");
-    ok(p.path(), &["build"]);
-    ok(p.path(), &["status", "--verify"]);
+    common::ok(p.path(), &["build"]);
+    common::ok(p.path(), &["status", "--verify"]);
 }
 
 /// `repro ARGS` with its stdout a pipe whose reader is gone.
 fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_repro"));
-    command.current_dir(dir).args(args).stdout(Stdio::from(writer)).stderr(Stdio::piped());
+    let mut command = common::repro_command(dir);
+    command.args(args).stdout(Stdio::from(writer)).stderr(Stdio::piped());
     command.output().unwrap()
 }
 
@@ -138,7 +128,7 @@ fn a_build_into_a_closed_pipe_finishes_its_work() {
     let err = stderr(&out);
     assert!(out.status.success(), "{:?}:\n{err}", out.status);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
-    assert!(ok(p.path(), &["status"]).contains("report   fresh"), "the build was recorded");
+    assert!(common::ok(p.path(), &["status"]).contains("report   fresh"), "the build was recorded");
 }
 
 /// A benchmark prints its figures at the end: a closed stdout drops them,
@@ -155,14 +145,14 @@ fn a_benchmark_into_a_closed_pipe_finishes() {
 #[test]
 fn a_kind_names_its_stages_on_the_command_line() {
     let p = common::project_copy();
-    let plan = ok(p.path(), &["run", "stage", "tsne", "--profile", "smoke", "--dry-run"]);
+    let plan = common::ok(p.path(), &["run", "stage", "tsne", "--profile", "smoke", "--dry-run"]);
     for stage in ["tsne_final", "tsne_center", "features_final", "features_center", "train_final", "train_center", "data"] {
         assert!(plan.contains(&format!("{stage} ")), "{stage} is planned:\n{plan}");
     }
     assert!(!plan.contains("train_a") && !plan.contains("report"), "only what tsne needs:\n{plan}");
-    let plan = ok(p.path(), &["run", "stage", "train", "gradcam", "--profile", "smoke", "--dry-run"]);
+    let plan = common::ok(p.path(), &["run", "stage", "train", "gradcam", "--profile", "smoke", "--dry-run"]);
     assert!(plan.contains("train_a ") && plan.contains("train_center ") && plan.contains("gradcam "), "{plan}");
-    let out = repro(p.path(), &["run", "stage", "tnse", "--profile", "smoke", "--dry-run"]);
+    let out = common::repro(p.path(), &["run", "stage", "tnse", "--profile", "smoke", "--dry-run"]);
     let err = stderr(&out);
     assert!(
         !out.status.success() && err.contains("unknown stage `tnse`") && err.contains("groups (every stage of a kind or a matrix): "),
@@ -173,20 +163,20 @@ fn a_kind_names_its_stages_on_the_command_line() {
 #[test]
 fn diff_shows_two_builds_side_by_side() {
     let p = common::project_with("tests/fixtures/two-sizes.toml");
-    ok(p.path(), &["build", "--profile", "smoke"]);
-    ok(p.path(), &["build", "--profile", "small"]);
-    let table = ok(p.path(), &["diff", "smoke", "small"]);
+    common::ok(p.path(), &["build", "--profile", "smoke"]);
+    common::ok(p.path(), &["build", "--profile", "small"]);
+    let table = common::ok(p.path(), &["diff", "smoke", "small"]);
     let line = |key: &str| table.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} in:\n{table}")).to_string();
     assert!(line("data.train_size").split_whitespace().eq(["data.train_size", "2000", "1000"]), "{table}");
     assert!(line("data.train_images").split_whitespace().eq(["data.train_images", "2000.0000", "1000.0000", "-1000.0000"]), "{table}");
     assert!(!table.contains("data.test_size"), "only what differs: {table}");
-    let json: serde_json::Value = serde_json::from_str(&ok(p.path(), &["diff", "smoke", "small", "--json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&common::ok(p.path(), &["diff", "smoke", "small", "--json"])).unwrap();
     assert_eq!(json["params"][0]["key"], "data.train_size");
     assert_eq!((json["params"][0]["a"].as_str(), json["params"][0]["b"].as_str()), (Some("2000"), Some("1000")));
-    ok(p.path(), &["verify", "--profile", "small", "--update"]);
-    let same = ok(p.path(), &["diff", "small"]);
+    common::ok(p.path(), &["verify", "--profile", "small", "--update"]);
+    let same = common::ok(p.path(), &["diff", "small"]);
     assert_eq!(same.trim(), "no number differs", "published:small against small");
-    let out = repro(p.path(), &["diff", "smoke", "nosuch"]);
+    let out = common::repro(p.path(), &["diff", "smoke", "nosuch"]);
     assert!(!out.status.success() && stderr(&out).contains("unknown profile `nosuch`"), "{}", stderr(&out));
 }
 
@@ -207,12 +197,12 @@ fn a_backend_that_was_not_compiled_in_names_the_feature() {
 #[test]
 fn the_exported_report_is_checked_by_content_and_never_exported_corrupt() {
     let p = common::project_with("tests/fixtures/light.toml");
-    ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]);
     let exported = p.path().join("out/smoke/report.md");
     let good = std::fs::read(&exported).unwrap();
     // Appended to: the next build puts the report back.
     std::fs::write(&exported, [good.as_slice(), b"tampered"].concat()).unwrap();
-    ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]);
     assert_eq!(std::fs::read(&exported).unwrap(), good, "an edited export is rewritten");
     // Same size and mtime, one byte changed: caught as well.
     let mtime = std::fs::metadata(&exported).unwrap().modified().unwrap();
@@ -220,18 +210,18 @@ fn the_exported_report_is_checked_by_content_and_never_exported_corrupt() {
     bytes[10] ^= 0x20;
     std::fs::write(&exported, &bytes).unwrap();
     std::fs::File::options().write(true).open(&exported).unwrap().set_modified(mtime).unwrap();
-    ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]);
     assert_eq!(std::fs::read(&exported).unwrap(), good, "a byte flipped with the stat put back is rewritten");
 
     // The stored report corrupted (stat kept) and the export deleted: the
     // build refuses to export it, and the next one rebuilds and exports it.
     flip_a_byte(&common::stage_output(p.path(), "smoke", "report", "report.md"));
     std::fs::remove_dir_all(p.path().join("out")).unwrap();
-    let out = repro(p.path(), &["build"]);
+    let out = common::repro(p.path(), &["build"]);
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("report.md") && err.contains("is corrupt"), "{err}");
     assert!(!exported.exists() || std::fs::read(&exported).unwrap() == good, "no corrupt byte exported");
-    ok(p.path(), &["build"]);
+    common::ok(p.path(), &["build"]);
     assert_eq!(std::fs::read(&exported).unwrap(), good);
 }
 
@@ -266,10 +256,10 @@ fn a_stage_wired_to_the_wrong_kind_is_refused_with_its_line() {
 fn bad_arguments_are_refused_clearly() {
     let p = common::project_copy();
     refused(p.path(), &["--threads", "0", "build", "--profile", "smoke"], &["--threads", "0 is not in 1.."]);
-    let out = repro(p.path(), &["--pipeline", "nonexist.toml", "status"]);
+    let out = common::repro(p.path(), &["--pipeline", "nonexist.toml", "status"]);
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("nonexist.toml: no such pipeline file") && !err.contains(":0:0"), "{err}");
-    let out = repro(p.path(), &["status", "--profile", "smoke", "--set", "train_a.epochs=\"x\""]);
+    let out = common::repro(p.path(), &["status", "--profile", "smoke", "--set", "train_a.epochs=\"x\""]);
     let err = stderr(&out);
     let first = err.lines().next().unwrap_or_default();
     assert!(!out.status.success() && first.contains("train_a.epochs") && first.contains("parameters of `train`"), "{err}");
@@ -280,7 +270,7 @@ fn bad_arguments_are_refused_clearly() {
 #[test]
 fn bench_epoch_times_the_training_loop_beside_pure_steps() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(dir.path(), &["--threads", "1", "bench", "epoch", "--batches", "2", "--eval-images", "40", "--epochs", "1"]);
+    let out = common::ok(dir.path(), &["--threads", "1", "bench", "epoch", "--batches", "2", "--eval-images", "40", "--epochs", "1"]);
     assert!(out.contains("pure steps: train") && out.contains("epoch 1: ") && out.contains("the loop costs"), "{out}");
     assert!(out.contains("128 training + 40 evaluation images"), "{out}");
 }

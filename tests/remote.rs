@@ -10,29 +10,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// `repro ARGS` in `dir` with only `env`'s AWS settings (none of the
+/// caller's).
 fn repro(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repro"));
-    cmd.current_dir(dir).args(args);
+    let mut cmd = common::repro_command(dir);
+    cmd.args(args);
     for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied()).output().unwrap()
 }
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = repro(dir, args, env);
-    assert!(out.status.success(), "repro {args:?} failed:\n{}", text(&out));
-    text(&out)
+    common::checked(repro(dir, args, env), args)
 }
 
 fn failed(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = repro(dir, args, env);
-    assert!(!out.status.success(), "repro {args:?} should fail:\n{}", text(&out));
-    text(&out)
+    assert!(!out.status.success(), "repro {args:?} should fail:\n{}", common::text(&out));
+    common::text(&out)
 }
 
 /// Every file under `dir`, recursively.
@@ -280,8 +276,7 @@ fn an_s3_remote_round_trip_with_its_faults() {
 
     // The server killed mid-push: what is there is consistent; a second push completes it.
     let prefix = root.path().join("cache/repro");
-    let child = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(a.path())
+    let child = common::repro_command(a.path())
         .args(push)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
@@ -526,7 +521,7 @@ fn a_push_resends_objects_removed_before_its_entry_on_s3() {
         .env("REPRO_TEST_S3_PREFIX", root.path().join("cache/repro"))
         .output()
         .unwrap();
-    assert!(out.status.success() && text(&out).contains("1 passed"), "{}", text(&out));
+    assert!(out.status.success() && common::text(&out).contains("1 passed"), "{}", common::text(&out));
 }
 
 #[test]

@@ -20,24 +20,16 @@ fn slurm_or_skip() -> bool {
     up
 }
 
+/// `repro ARGS` in `dir`, polling Slurm often (tests wait on it).
 fn repro(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).env("REPRO_SLURM_POLL_MS", "300").args(args).output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    common::repro_command(dir).env("REPRO_SLURM_POLL_MS", "300").args(args).output().unwrap()
 }
 
 #[test]
 fn without_slurm_the_executor_fails_at_once() {
     let dir = common::project_with("tests/fixtures/tiny-train.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(dir.path())
-        .env("PATH", "/nonexistent")
-        .args(["build", "--executor", "slurm"])
-        .output()
-        .unwrap();
-    let said = text(&out);
+    let out = common::repro_command(dir.path()).env("PATH", "/nonexistent").args(["build", "--executor", "slurm"]).output().unwrap();
+    let said = common::text(&out);
     assert!(!out.status.success() && said.contains("`sbatch` is not on PATH"), "{said}");
     assert!(!common::record_file(dir.path(), "tiny").exists(), "nothing ran");
 }
@@ -58,7 +50,7 @@ fn the_smoke_profile_through_slurm_reproduces_the_local_numbers() {
     }
     let started = Instant::now();
     let out = repro(dir.path(), &["verify", "--profile", "smoke", "--executor", "slurm", "--no-remote"]);
-    let said = text(&out);
+    let said = common::text(&out);
     println!("{said}\nthrough Slurm in {:.0} s", started.elapsed().as_secs_f64());
     if said.contains("no published numbers") {
         println!("skipped the comparison: no published smoke numbers for this compute path");
@@ -99,8 +91,7 @@ fn an_interrupted_build_cancels_its_job_and_the_rerun_resumes_the_training() {
     }
     let dir = common::project_with("tests/fixtures/tiny-train.toml");
     let args = ["build", "--executor", "slurm", "--set", "train.epochs=8", "--no-remote"];
-    let child = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(dir.path())
+    let child = common::repro_command(dir.path())
         .env("REPRO_SLURM_POLL_MS", "300")
         .args(args)
         .stdout(Stdio::piped())
@@ -112,11 +103,11 @@ fn an_interrupted_build_cancels_its_job_and_the_rerun_resumes_the_training() {
     // SAFETY: kill only sends a signal to the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    let said = text(&out);
+    let said = common::text(&out);
     assert!(!out.status.success() && said.contains("interrupted: cancelled the build's Slurm jobs"), "{said}");
     assert_eq!(queued("repro:tiny:train"), "", "no job left in the queue");
     let again = repro(dir.path(), &args);
-    let said = text(&again);
+    let said = common::text(&again);
     assert!(again.status.success(), "{said}");
     let logs: Vec<_> = std::fs::read_dir(dir.path().join("artifacts/logs/slurm")).unwrap().flatten().collect();
     let resumed = logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("resuming after epoch"));
@@ -133,7 +124,7 @@ fn a_slurm_build_on_vulkan_runs_its_jobs_on_vulkan() {
     }
     let dir = common::project_with("tests/fixtures/vulkan-stages.toml");
     let out = repro(dir.path(), &["--backend=vulkan", "run", "stage", "train", "--executor", "slurm", "--no-remote"]);
-    let said = text(&out);
+    let said = common::text(&out);
     assert!(out.status.success(), "{said}");
     let record = common::lock_record(dir.path(), "stages");
     let compute = &record["stages"]["train"]["environment"]["compute"];

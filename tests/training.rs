@@ -11,7 +11,7 @@ use repro::training::{Reporter, TrainSettings, train};
 use repro_engine::events::Progress;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn settings(epochs: usize) -> TrainSettings {
     TrainSettings {
@@ -59,15 +59,7 @@ fn train_result(dir: &Path) -> (String, Vec<String>) {
 }
 
 fn build(dir: &Path) -> String {
-    repro_ok(dir, &["--threads", "2", "build"])
-}
-
-/// stdout and stderr of a `repro` that must succeed.
-fn repro_ok(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "repro {args:?} failed:\n{said}");
-    said
+    common::ok(dir, &["--threads", "2", "build"])
 }
 
 /// The tiny project's uninterrupted result.
@@ -82,13 +74,8 @@ fn reference_result() -> (String, Vec<String>) {
 /// A tiny project whose training was killed after its second epoch.
 fn killed_after_epoch_2() -> tempfile::TempDir {
     let p = tiny_project();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(p.path())
-        .args(["--threads", "2", "build"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        common::repro_command(p.path()).args(["--threads", "2", "build"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         if line.unwrap().contains("epoch   2") {
             break;
@@ -125,10 +112,10 @@ fn killed_training_resumes_to_the_same_result() {
 fn the_thread_count_changes_no_byte_of_a_training() {
     let expected = reference_result();
     let one = tiny_project();
-    repro_ok(one.path(), &["--threads", "1", "build"]);
+    common::ok(one.path(), &["--threads", "1", "build"]);
     assert_eq!(train_result(one.path()), expected, "one thread = two");
     let p = killed_after_epoch_2();
-    let log = repro_ok(p.path(), &["--threads", "3", "build"]);
+    let log = common::ok(p.path(), &["--threads", "3", "build"]);
     assert!(log.contains("resuming after epoch"), "the checkpoint's key does not hold the thread count: {log}");
     assert_eq!(train_result(p.path()), expected, "two threads, then three = two");
 }
@@ -153,11 +140,7 @@ fn damaged_checkpoints_are_discarded_and_training_still_ends_right() {
 fn forced_training_ignores_its_checkpoint() {
     let p = killed_after_epoch_2();
     assert!(!checkpoint_files(p.path(), "digests.json").is_empty(), "the killed run left a checkpoint");
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(p.path())
-        .args(["--threads", "2", "build", "--force", "train"])
-        .output()
-        .unwrap();
+    let out = common::repro_command(p.path()).args(["--threads", "2", "build", "--force", "train"]).output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(!log.contains("resuming after epoch"), "--force trains from scratch: {log}");
@@ -242,11 +225,11 @@ fn a_killed_training_resumes_on_another_machine_from_the_remotes_checkpoint() {
     let remote = tempfile::tempdir().unwrap();
     let url = remote.path().to_str().unwrap();
     let first = killed_after_epoch_2();
-    let pushed = repro_ok(first.path(), &["push", "--remote", url]);
+    let pushed = common::ok(first.path(), &["push", "--remote", url]);
     assert!(pushed.contains("not built; its checkpoint:"), "{pushed}");
 
     let second = tiny_project();
-    let log = repro_ok(second.path(), &["--threads", "2", "build", "--remote", url]);
+    let log = common::ok(second.path(), &["--threads", "2", "build", "--remote", url]);
     assert!(log.contains("checkpoint pulled from the remote"), "{log}");
     assert!(log.contains("resuming after epoch"), "{log}");
     assert_eq!(train_result(second.path()), expected, "resumed on another machine = uninterrupted");
@@ -257,7 +240,7 @@ fn a_killed_training_resumes_on_another_machine_from_the_remotes_checkpoint() {
     let path = common::object_file(remote.path(), sha);
     std::fs::write(&path, b"not the checkpoint").unwrap();
     let third = tiny_project();
-    let log = repro_ok(third.path(), &["--threads", "2", "build", "--remote", url]);
+    let log = common::ok(third.path(), &["--threads", "2", "build", "--remote", url]);
     assert!(log.contains(&format!("checkpoint file {name}) is corrupt on the remote")), "{log}");
     assert!(!log.contains("resuming after epoch"), "{log}");
     assert_eq!(train_result(third.path()), expected, "trained from the beginning after a refused checkpoint");
@@ -270,7 +253,7 @@ fn pushing_the_finished_run_retires_the_remotes_checkpoint() {
     let remote = tempfile::tempdir().unwrap();
     let url = remote.path().to_str().unwrap();
     let first = killed_after_epoch_2();
-    repro_ok(first.path(), &["push", "--remote", url]);
+    common::ok(first.path(), &["push", "--remote", url]);
     let retired = checkpoint_entry(remote.path());
     let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&retired).unwrap()).unwrap();
     let files = entry["files"].as_object().unwrap().clone();
@@ -280,9 +263,9 @@ fn pushing_the_finished_run_retires_the_remotes_checkpoint() {
     std::fs::write(&other_path, serde_json::to_vec(&other).unwrap()).unwrap();
 
     let second = tiny_project();
-    let log = repro_ok(second.path(), &["--threads", "2", "build", "--remote", url]);
+    let log = common::ok(second.path(), &["--threads", "2", "build", "--remote", url]);
     assert!(log.contains("resuming after epoch"), "{log}");
-    let pushed = repro_ok(second.path(), &["push", "--remote", url]);
+    let pushed = common::ok(second.path(), &["push", "--remote", url]);
     let removed = format!("{} object(s)", files.len() - 1);
     assert!(pushed.contains(&format!("its checkpoint there retired: {removed}")) && pushed.contains("1 kept"), "{pushed}");
     assert!(!retired.exists() && other_path.exists(), "the finished run's checkpoint entry alone is gone");
@@ -292,7 +275,7 @@ fn pushing_the_finished_run_retires_the_remotes_checkpoint() {
         assert_eq!(present, sha == shared, "checkpoint file {name}: present {present}");
     }
     let third = tiny_project();
-    let log = repro_ok(third.path(), &["build", "--remote", url]);
+    let log = common::ok(third.path(), &["build", "--remote", url]);
     assert!(!log.contains("epoch   1"), "the finished run restores, nothing trains: {log}");
 }
 

@@ -15,7 +15,6 @@ use common::{random, tensor, values};
 use repro::compute::{BackendKind, Compute, rng_device};
 use repro::model::{Cnn, CnnConfig};
 use std::path::Path;
-use std::process::Command;
 
 /// The Vulkan device, or None (printed) when the loader finds none and
 /// REPRO_REQUIRE_VULKAN is unset: `.ci/run` sets it, so CI cannot skip.
@@ -206,10 +205,6 @@ fn each_layer_of_the_real_model_matches_flex() {
     assert!(differ.is_empty(), "layers where vulkan departs from flex: {differ:?}");
 }
 
-fn repro(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_repro")).current_dir(dir).args(args).output().unwrap()
-}
-
 fn numbers(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
     let text = std::fs::read(dir.join("out/smoke/numbers.json")).unwrap();
     serde_json::from_slice::<serde_json::Value>(&text).unwrap().as_object().unwrap().clone()
@@ -224,7 +219,7 @@ fn a_smoke_build_on_vulkan_gives_flex_numbers() {
     let flex = common::project_copy();
     let ours = common::project_copy();
     for (dir, backend) in [(&flex, "flex"), (&ours, "vulkan")] {
-        let out = repro(dir.path(), &["--backend", backend, "build", "--profile", "smoke", "--no-remote"]);
+        let out = common::repro(dir.path(), &["--backend", backend, "build", "--profile", "smoke", "--no-remote"]);
         assert!(out.status.success(), "smoke build on {backend} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
     let record = std::fs::read_to_string(common::record_file(ours.path(), "smoke")).unwrap();
@@ -264,7 +259,7 @@ fn the_stages_that_compute_on_vulkan_give_flex_outputs() {
         .map(|backend| {
             let dir = common::project_with("tests/fixtures/vulkan-stages.toml");
             let started = std::time::Instant::now();
-            let out = repro(dir.path(), &["--backend", backend, "build", "--no-remote"]);
+            let out = common::repro(dir.path(), &["--backend", backend, "build", "--no-remote"]);
             let said = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "build on {backend} failed:\n{said}");
             println!("{backend}: built in {:.1} s", started.elapsed().as_secs_f64());
@@ -327,8 +322,7 @@ fn a_training_on_flex_leaves_vulkan_alone() {
         return;
     }
     let dir = common::project_copy();
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(dir.path())
+    let out = common::repro_command(dir.path())
         .env("VK_LOADER_DEBUG", "info")
         .args(["run", "stage", "train_a", "--profile", "smoke", "--no-remote"])
         .output()
@@ -342,8 +336,7 @@ fn a_training_on_flex_leaves_vulkan_alone() {
 #[test]
 fn a_missing_driver_is_named_before_anything_runs() {
     let dir = common::project_copy();
-    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
-        .current_dir(dir.path())
+    let out = common::repro_command(dir.path())
         .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
         .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
         .args(["--backend", "vulkan", "build", "--profile", "smoke", "--no-remote"])

@@ -33,8 +33,7 @@ pub fn build_partly(
         wait_for_lock: !args.no_wait,
         restore_only: if no_train { at.stage_names(&["train".to_string()])?.into_iter().collect() } else { BTreeSet::new() },
         skip_unrestorable: without_training,
-        jobs: args.jobs.into(),
-        slurm: crate::executor::slurm_for(args, at, target)?,
+        executor: crate::executor::for_build(args, at, target)?,
     };
     for f in &options.force {
         anyhow::ensure!(at.pipeline.stage(f).is_some(), "--force {f}: no such stage");

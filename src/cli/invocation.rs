@@ -80,7 +80,7 @@ impl Invocation {
         let help = self.kinds.get(kind).expect("kinds checked at load").param_help();
         let key = e.key.unwrap_or_default();
         let origin = if target.overrides.get(stage).is_some_and(|o| o.contains_key(&key)) { "--set " } else { "with --set: " };
-        anyhow::anyhow!("{origin}{stage}.{key}: {}; parameters of `{kind}`: {help}", repro_engine::config::one_line(&e.message))
+        anyhow::anyhow!("{origin}{stage}.{key}: {}; parameters of `{kind}`: {help}", repro_engine::pipeline::one_line(&e.message))
     }
 
     /// The remote cache of `target`, opened.
@@ -102,7 +102,7 @@ impl Invocation {
                 continue;
             }
             let in_group =
-                |s: &&repro_engine::config::StageDecl| &s.kind == name || s.matrix.as_ref().is_some_and(|(base, _)| base == name);
+                |s: &&repro_engine::pipeline::StageDecl| &s.kind == name || s.matrix.as_ref().is_some_and(|(base, _)| base == name);
             let group: Vec<String> = pipeline.stages.iter().filter(in_group).map(|s| s.name.clone()).collect();
             anyhow::ensure!(!group.is_empty(), "{}", self.unknown_stage(name));
             out.extend(group);

@@ -4,8 +4,45 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::thread;
+
+// Where a test project's build record and stored outputs are: the
+// engine's own tests' helpers, one copy for both.
+#[path = "../../crates/engine/tests/common/mod.rs"]
+mod engine;
+#[allow(unused_imports)]
+pub use engine::{lock_record, record_file, stage_output};
+
+/// The built `repro`, to be run in `dir`; add arguments and environment.
+pub fn repro_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_repro"));
+    command.current_dir(dir);
+    command
+}
+
+/// `repro ARGS` run in `dir`, whatever its exit status.
+pub fn repro(dir: &Path, args: &[&str]) -> Output {
+    repro_command(dir).args(args).output().expect("the repro binary starts")
+}
+
+/// What a run printed: stdout, then stderr.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `repro ARGS` run in `dir`, which must succeed: what it printed.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    checked(repro(dir, args), args)
+}
+
+/// `out`'s text, after asserting that `repro ARGS` succeeded.
+pub fn checked(out: Output, args: &[&str]) -> String {
+    let said = text(&out);
+    assert!(out.status.success(), "repro {args:?} failed:\n{said}");
+    said
+}
 
 /// A one-file HTTP server on 127.0.0.1 that honours `Range: bytes=N-`
 /// and can cut its first response short to simulate a dropped connection,
@@ -75,30 +112,10 @@ fn serve(mut stream: TcpStream, body: &[u8], cut: Option<usize>, seen: &Mutex<Ve
     let _ = reader.read(&mut [0u8; 1]);
 }
 
-/// Where the engine keeps the lock record of `profile` in the project at `dir`.
-pub fn record_file(dir: &Path, profile: &str) -> PathBuf {
-    repro_engine::record::record_path(&dir.join("artifacts"), profile)
-}
-
-/// The lock record of the build of `profile` in the project at `dir`.
-pub fn lock_record(dir: &Path, profile: &str) -> serde_json::Value {
-    let path = record_file(dir, profile);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
-}
-
 /// The file of object `sha256` under `root`: a store (`<project>/artifacts`)
 /// or a folder remote, which keep the engine's one layout.
 pub fn object_file(root: &Path, sha256: &str) -> PathBuf {
     root.join(repro_engine::remote::object_key(sha256))
-}
-
-/// The stored file of `stage`'s output `name` in the build of `profile`.
-pub fn stage_output(dir: &Path, profile: &str, stage: &str, name: &str) -> PathBuf {
-    let record = lock_record(dir, profile);
-    let sha = record["stages"][stage]["outputs"][name]["sha256"].as_str();
-    let sha = sha.unwrap_or_else(|| panic!("{profile}: {stage} has no output {name}"));
-    object_file(&dir.join("artifacts"), sha)
 }
 
 /// `../shared/data/cifar10-jpeg.tar.gz` beside the checkout, if present.

@@ -1,6 +1,6 @@
 //! Order of stages, the closure a target needs, and DAG renderings.
 
-use super::config::Pipeline;
+use crate::pipeline::Pipeline;
 use std::collections::BTreeSet;
 
 /// All stages in an order where each comes after its dependencies; ties
@@ -37,6 +37,18 @@ pub fn closure(pipeline: &Pipeline, targets: &[String]) -> Vec<String> {
 /// Stages `name` depends on, directly or not.
 pub fn ancestors(pipeline: &Pipeline, name: &str) -> Vec<String> {
     closure(pipeline, &[name.to_string()]).into_iter().filter(|s| s != name).collect()
+}
+
+/// `name`'s ancestors, nearest first, as `(stage, kind, parameters)` with
+/// the parameters `params` gives each: what `StageKind::check_upstream`
+/// is shown.
+pub fn upstream_tables(
+    pipeline: &Pipeline,
+    name: &str,
+    params: impl Fn(&crate::pipeline::StageDecl) -> toml::Table,
+) -> Vec<(String, String, toml::Table)> {
+    let declared = |a: &String| pipeline.stage(a).expect("ancestors are declared");
+    ancestors(pipeline, name).into_iter().rev().map(|a| (a.clone(), declared(&a).kind.clone(), params(declared(&a)))).collect()
 }
 
 /// One line a stage: `name (kind) <- deps`.

@@ -2,10 +2,10 @@
 //! (like `dvc params diff` and `dvc metrics diff`): profiles' build
 //! records, or a profile's published numbers.
 
-use super::config::Pipeline;
 use super::record::BuildRecord;
 use super::store::Store;
 use super::verify;
+use crate::pipeline::Pipeline;
 use std::collections::BTreeMap;
 
 /// One side: a name, its parameters as `stage.key -> value`, its numbers.

@@ -8,6 +8,7 @@
 //! the caller renders.
 
 pub mod api;
+pub mod build;
 pub mod carry;
 pub mod code_version;
 pub mod config;
@@ -15,11 +16,12 @@ pub mod cycle;
 pub mod dag;
 pub mod diff;
 pub mod events;
+pub mod executor;
 pub mod export;
 pub mod fingerprint;
 pub mod job;
 pub mod lock;
-mod matrix;
+pub mod pipeline;
 pub mod reason;
 pub mod record;
 pub mod remote;
@@ -34,7 +36,9 @@ pub mod verify;
 pub mod wiring;
 
 pub use api::{atomic, hashing, stage};
-pub use config::Pipeline;
+pub use build::{BuildOptions, Built};
+pub use executor::{Executor, Local};
+pub use pipeline::Pipeline;
 pub use reason::Reason;
-pub use runner::{BuildOptions, Engine, StageOutcome, State};
+pub use runner::{Engine, StageOutcome, State};
 pub use stage::{KindRegistry, ParamError, StageContext, StageKind, Upstream, typed_params, upstream_integer};

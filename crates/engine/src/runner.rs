@@ -2,7 +2,6 @@
 //! their outputs, and exports finished outputs where the pipeline asks.
 
 use super::code_version::SourceTree;
-use super::config::Pipeline;
 use super::dag;
 use super::events::{Event, Reporter};
 use super::fingerprint::{self, FingerprintInput};
@@ -12,6 +11,7 @@ use super::record::{self, BuildRecord, Environment, StageRecord};
 use super::remote::{self, RemoteCache};
 use super::stage::{KindRegistry, ParamError, StageContext, Upstream, UpstreamInfo};
 use super::store::{ObjectRef, Store};
+use crate::pipeline::Pipeline;
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -90,27 +90,6 @@ impl<'a> Engine<'a> {
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct BuildOptions {
-    /// Only these stages and what they need (all stages when empty).
-    pub targets: Vec<String>,
-    pub force: BTreeSet<String>,
-    pub force_all: bool,
-    pub dry_run: bool,
-    pub wait_for_lock: bool,
-    /// Stages that must not run: fresh, or restored from the run cache or
-    /// the remote; otherwise the build fails before running anything.
-    pub restore_only: BTreeSet<String>,
-    /// With `restore_only`: a stage of it that cannot be restored is not
-    /// built, nor is anything that needs it (`Built::skipped`), instead of
-    /// failing the build.
-    pub skip_unrestorable: bool,
-    /// Stages run at once (at least 1), sharing the threads.
-    pub jobs: usize,
-    /// Run the stages as Slurm jobs instead of here.
-    pub slurm: Option<crate::slurm::SlurmExecutor>,
-}
-
 /// A stage's state before a build.
 #[derive(Clone, Debug, PartialEq)]
 pub enum State {
@@ -152,7 +131,7 @@ pub(crate) struct Planned {
     params: serde_json::Value,
     inputs: BTreeMap<String, BTreeMap<String, String>>,
     input_names: BTreeMap<String, toml::Table>,
-    table: toml::Table,
+    pub(crate) table: toml::Table,
     files: BTreeMap<String, PathBuf>,
     file_digests: BTreeMap<String, String>,
 }
@@ -164,15 +143,8 @@ pub(crate) struct Surveyed {
     pub(crate) state: State,
 }
 
-fn outcomes(surveyed: Vec<Surveyed>) -> Vec<StageOutcome> {
+pub(crate) fn outcomes(surveyed: Vec<Surveyed>) -> Vec<StageOutcome> {
     surveyed.into_iter().map(|s| StageOutcome { stage: s.name, state: s.state, ran: false }).collect()
-}
-
-/// What a build did, and the stages it left unbuilt with their state.
-#[derive(Clone, Debug)]
-pub struct Built {
-    pub outcomes: Vec<StageOutcome>,
-    pub skipped: Vec<(String, State)>,
 }
 
 /// Outcome of one stage in a build.
@@ -277,15 +249,7 @@ impl Engine<'_> {
     pub fn check_params(&self) -> Result<(), (String, ParamError)> {
         for stage in &self.pipeline.stages {
             let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
-            let tables: Vec<(String, String, toml::Table)> = dag::ancestors(self.pipeline, &stage.name)
-                .into_iter()
-                .rev()
-                .map(|a| {
-                    let k = self.pipeline.stage(&a).expect("declared").kind.clone();
-                    let t = self.params_of(&a);
-                    (a, k, t)
-                })
-                .collect();
+            let tables = dag::upstream_tables(self.pipeline, &stage.name, |decl| self.params_of(&decl.name));
             let upstream: Vec<Upstream> = tables.iter().map(|(s, k, p)| Upstream { stage: s, kind: k, params: p }).collect();
             let params = self.params_of(&stage.name);
             kind.check_params(&params).and_then(|()| kind.check_upstream(&params, &upstream)).map_err(|e| (stage.name.clone(), e))?;
@@ -408,66 +372,8 @@ impl Engine<'_> {
         Ok(outcomes(surveyed))
     }
 
-    /// Brings the targets up to date, `options.jobs` stages at a time (see
-    /// `schedule`); the record is saved after each stage.
-    pub fn build(&self, options: &BuildOptions) -> anyhow::Result<Vec<StageOutcome>> {
-        Ok(self.build_partial(options)?.outcomes)
-    }
-
-    /// `build`, also saying which stages `skip_unrestorable` left unbuilt.
-    pub fn build_partial(&self, options: &BuildOptions) -> anyhow::Result<Built> {
-        self.check_remote()?;
-        let store = self.open_store()?;
-        let force: BTreeSet<String> =
-            if options.force_all { self.stages_for(&options.targets)?.into_iter().collect() } else { options.force.clone() };
-        let mut surveyed = self.survey(&store, &BuildRecord::load(store.root(), &self.profile)?, &options.targets, &force)?;
-        let mut skipped = Vec::new();
-        if options.skip_unrestorable {
-            let unbuilt = self.unrestorable(&surveyed, &options.restore_only);
-            let (left, kept): (Vec<Surveyed>, Vec<Surveyed>) = surveyed.into_iter().partition(|s| unbuilt.contains(&s.name));
-            skipped = left.into_iter().map(|s| (s.name, s.state)).collect();
-            surveyed = kept;
-        }
-        let built = |outcomes| Built { outcomes, skipped: skipped.clone() };
-        self.refuse_to_run(&surveyed, &options.restore_only)?;
-        self.estimate(&surveyed);
-        if options.dry_run {
-            return Ok(built(outcomes(surveyed)));
-        }
-        let wait = |holder: &str| self.reporter.event(Event::WaitingForLock { holder: holder.to_string() });
-        let _lock = StoreLock::acquire(store.root(), options.wait_for_lock, &wait)?;
-        store.clear_scratch()?;
-        let mut record = BuildRecord::load(store.root(), &self.profile)?;
-        record.profile = self.profile.clone();
-        let order: Vec<String> = self.stages_for(&options.targets)?.into_iter().filter(|n| surveyed.iter().any(|s| s.name == *n)).collect();
-        let planned: BTreeMap<String, Planned> = surveyed.into_iter().map(|s| (s.name, s.plan)).collect();
-        let result = match &options.slurm {
-            Some(slurm) => self.run_on_slurm(&store, &mut record, &order, &force, slurm)?,
-            None => self.run_stages(&store, &mut record, &order, planned, &force, options.jobs)?,
-        };
-        self.export(&store, &record, &order)?;
-        store.digests().save()?;
-        Ok(built(result))
-    }
-
-    /// The `restore_only` stages that would run, the stages of the same
-    /// computation and every stage downstream of them (survey order is
-    /// dependency order, so one pass finds them all).
-    fn unrestorable(&self, surveyed: &[Surveyed], restore_only: &BTreeSet<String>) -> BTreeSet<String> {
-        let mut unbuilt = BTreeSet::new();
-        for s in surveyed {
-            let stage = self.pipeline.stage(&s.name).expect("known stage");
-            let would_run = restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_));
-            let same_as_unbuilt = matches!(&s.state, State::SameAs(first) if unbuilt.contains(first));
-            if would_run || same_as_unbuilt || stage.depends_on.iter().any(|d| unbuilt.contains(d)) {
-                unbuilt.insert(s.name.clone());
-            }
-        }
-        unbuilt
-    }
-
     /// A configured remote that cannot be used is an error before any work.
-    fn check_remote(&self) -> anyhow::Result<()> {
+    pub(crate) fn check_remote(&self) -> anyhow::Result<()> {
         self.remote.as_ref().map_or(Ok(()), |r| r.check())
     }
 
@@ -498,7 +404,7 @@ impl Engine<'_> {
 
     /// The remote's URL when `stage`'s outputs are fetched from it (not for
     /// stages marked `push = false`: rebuilding them is cheaper).
-    fn pullable(&self, stage: &crate::config::StageDecl) -> Option<String> {
+    fn pullable(&self, stage: &crate::pipeline::StageDecl) -> Option<String> {
         self.remote.as_ref().filter(|_| stage.push).map(|r| r.url().to_string())
     }
 
@@ -556,38 +462,6 @@ impl Engine<'_> {
         match surveyed {
             Some(plan) if plan.inputs.iter().all(|(dep, outs)| outputs.get(dep).is_some_and(|o| o == outs)) => Ok(plan),
             _ => self.plan(store, name, outputs),
-        }
-    }
-
-    /// An error naming the `restore_only` stages that would run.
-    fn refuse_to_run(&self, surveyed: &[Surveyed], restore_only: &BTreeSet<String>) -> anyhow::Result<()> {
-        let would_run: Vec<String> = surveyed
-            .iter()
-            .filter(|s| restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_)))
-            .map(|s| format!("{} ({})", s.name, s.state))
-            .collect();
-        anyhow::ensure!(
-            would_run.is_empty(),
-            "these stages would run, and may only be restored: {}; pull them from a remote that has them (`repro pull`), or drop the restriction",
-            would_run.join("; ")
-        );
-        Ok(())
-    }
-
-    /// Reports how many stages will run and the kinds' estimate of how long.
-    fn estimate(&self, surveyed: &[Surveyed]) {
-        let mut total = 0.0;
-        let mut count = 0;
-        for s in surveyed.iter().filter(|s| matches!(s.state, State::Stale(_) | State::Waiting(_))) {
-            let stage = self.pipeline.stage(&s.name).expect("known stage");
-            let kind = self.kinds.get(&stage.kind).expect("known kind");
-            let upstream: Vec<toml::Table> = stage.depends_on.iter().map(|d| self.params_of(d)).collect();
-            let refs: Vec<&toml::Table> = upstream.iter().collect();
-            total += kind.estimate_seconds(&s.plan.table, &refs, self.threads);
-            count += 1;
-        }
-        if count > 0 {
-            self.reporter.event(Event::Estimate { profile: self.profile.clone(), stages: count, seconds: total, threads: self.threads });
         }
     }
 
@@ -679,17 +553,6 @@ impl Engine<'_> {
                 Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.clone(), display }))
             })
             .collect()
-    }
-
-    /// Copies outputs of stages with `export` into their folders, when changed.
-    fn export(&self, store: &Store, record: &BuildRecord, order: &[String]) -> anyhow::Result<()> {
-        for name in order {
-            let stage = self.pipeline.stage(name).expect("known stage");
-            let (Some(pattern), Some(built)) = (&stage.export, record.stages.get(name)) else { continue };
-            let dest = self.pipeline.root.join(pattern.replace("{profile}", &self.profile));
-            super::export::sync(store, &built.outputs, &dest)?;
-        }
-        Ok(())
     }
 
     /// Removes objects that no build record references.

@@ -8,9 +8,9 @@
 //! job's result into the build record, prints a failed job's log tail, and
 //! cancels its jobs (scancel) when interrupted.
 
-use crate::config::Resources;
 use crate::events::Event;
 use crate::job::{self, JobResult, JobState};
+use crate::pipeline::Resources;
 use crate::record::{self, BuildRecord};
 use crate::runner::{Engine, StageOutcome, State};
 use crate::store::Store;
@@ -69,6 +69,12 @@ struct Submitted {
     reasons: Vec<crate::reason::Reason>,
     /// When the build submitted its first job (for the timeline).
     since: Instant,
+}
+
+impl crate::executor::Executor for SlurmExecutor {
+    fn execute(&self, engine: &Engine, work: crate::executor::Work) -> anyhow::Result<Vec<StageOutcome>> {
+        engine.run_on_slurm(work.store, work.record, work.order, work.force, self)
+    }
 }
 
 impl Engine<'_> {

@@ -3,9 +3,9 @@
 //! build produced with a tolerance each, and `verify` checks a fresh build
 //! against it.
 
-use super::config::Pipeline;
 use super::record::BuildRecord;
 use super::store::Store;
+use crate::pipeline::Pipeline;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! the stage runs. The kinds declare their rules (`InputRule`); the engine
 //! only checks them.
 
-use super::config::{ConfigError, Pipeline};
+use crate::pipeline::{ConfigError, Pipeline};
 
 /// How many direct inputs of a kind a stage needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

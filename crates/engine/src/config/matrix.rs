@@ -4,7 +4,8 @@
 //! whose parameters are the stage's with the combination's values on top.
 //! A `depends_on` naming the matrix means every member of it.
 
-use crate::config::{ConfigError, Located, Param, Params, RawParams, StageDecl};
+use super::raw::RawParams;
+use crate::pipeline::{ConfigError, Located, Param, Params, StageDecl};
 use std::collections::BTreeSet;
 
 /// The members of `decl`'s matrix `axes`, in row-major order of the axes.

@@ -102,7 +102,7 @@ fn engine<'a>(p: &'a Pipeline, k: &'a KindRegistry, threads: usize) -> Engine<'a
 }
 
 fn jobs(n: usize) -> BuildOptions {
-    BuildOptions { jobs: n, ..Default::default() }
+    BuildOptions { executor: std::sync::Arc::new(repro_engine::Local { jobs: n }), ..Default::default() }
 }
 
 fn output(dir: &Path, stage: &str) -> Option<String> {

@@ -6,7 +6,9 @@
 // (double-click), starting from the static figure's angle, and its legend
 // hides and shows a class. A 2-D view keeps its PNG, with a transparent
 // canvas over it. In both, hovering a point names its class, predicted
-// class and test-image index. No network, no library: works from file://.
+// class and test-image index. A curves figure keeps its PNG too: hovering
+// a panel gives every line's value at the epoch under the cursor. No
+// network, no library: works from file://.
 "use strict";
 (function () {
   const RADIUS = 3;
@@ -264,9 +266,103 @@
     }
   }
 
+  // A curves figure (accuracy and loss by epoch): a transparent canvas over
+  // its PNG marks the epoch under the cursor in the panel it is over, and
+  // the tip gives every line's value there.
+  class CurveView {
+    constructor(figure, data) {
+      this.data = data;
+      this.canvas = figure.querySelector("canvas");
+      this.tip = figure.querySelector(".tip");
+      [this.canvas.width, this.canvas.height] = data.size;
+      this.ctx = this.canvas.getContext("2d");
+      this.canvas.addEventListener("pointermove", (e) => this.hover(e));
+      this.canvas.addEventListener("pointerleave", () => this.clear());
+      this.canvas.hidden = false;
+      this.canvas.reproCurves = this;
+      figure.classList.add("live");
+    }
+
+    at(event) {
+      const r = this.canvas.getBoundingClientRect();
+      return [(event.clientX - r.left) * this.canvas.width / r.width, (event.clientY - r.top) * this.canvas.height / r.height];
+    }
+
+    xOf(panel, epoch) {
+      const [l, , r] = panel.plot;
+      return l + (epoch - panel.x[0]) / (panel.x[1] - panel.x[0]) * (r - l);
+    }
+
+    yOf(panel, value) {
+      const [, t, , b] = panel.plot;
+      return b - (value - panel.y[0]) / (panel.y[1] - panel.y[0]) * (b - t);
+    }
+
+    // The panel under canvas position (x, y) and the epoch nearest to x
+    // that a line has, or null.
+    pick(x, y) {
+      for (const panel of this.data.panels) {
+        const [l, t, r, b] = panel.plot;
+        if (x < l || x > r || y < t || y > b) continue;
+        const epochs = panel.lines.flatMap((line) => line.points.map((p) => p[0]));
+        if (!epochs.length) return null;
+        const epoch = epochs.reduce((best, e) => (Math.abs(this.xOf(panel, e) - x) < Math.abs(this.xOf(panel, best) - x) ? e : best));
+        return { panel, epoch };
+      }
+      return null;
+    }
+
+    // Page position (CSS pixels) of a line's point, for the browser test.
+    screenOf(p, epoch, value) {
+      const panel = this.data.panels[p];
+      const r = this.canvas.getBoundingClientRect();
+      return [r.left + this.xOf(panel, epoch) * r.width / this.canvas.width, r.top + this.yOf(panel, value) * r.height / this.canvas.height];
+    }
+
+    clear() {
+      this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      this.tip.hidden = true;
+    }
+
+    hover(event) {
+      const [x, y] = this.at(event);
+      const found = this.pick(x, y);
+      this.clear();
+      if (!found) return;
+      const { panel, epoch } = found;
+      const ctx = this.ctx;
+      const px = this.xOf(panel, epoch);
+      ctx.strokeStyle = "#808080";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(px, panel.plot[1]);
+      ctx.lineTo(px, panel.plot[3]);
+      ctx.stroke();
+      const values = [];
+      for (const line of panel.lines) {
+        const point = line.points.find((p) => p[0] === epoch);
+        if (!point) continue;
+        values.push(`${line.name} ${point[1].toFixed(4)}`);
+        ctx.strokeStyle = line.colour;
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        ctx.arc(px, this.yOf(panel, point[1]), 5, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+      this.tip.textContent = `epoch ${epoch}, ${panel.what}: ${values.join(", ")}`;
+      const box = this.canvas.parentElement.getBoundingClientRect();
+      this.tip.style.left = `${event.clientX - box.left + 12}px`;
+      this.tip.style.top = `${event.clientY - box.top + 12}px`;
+      this.tip.hidden = false;
+    }
+  }
+
   for (const figure of document.querySelectorAll("figure.view")) {
     const data = JSON.parse(figure.querySelector("script.repro-view").textContent);
     new View(figure, data);
+  }
+  for (const figure of document.querySelectorAll("figure.curves")) {
+    new CurveView(figure, JSON.parse(figure.querySelector("script.repro-curves").textContent));
   }
 })();
 {% endraw %}

@@ -2,6 +2,7 @@
 //! (DejaVu Sans), so drawing needs nothing from the system.
 
 pub mod curves;
+pub mod curves_view;
 pub mod gradcam_grid;
 pub mod model_graph;
 pub mod sample_grid;

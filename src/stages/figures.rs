@@ -8,7 +8,7 @@ use crate::artifacts::sweep::{SWEEP, SweepFile};
 use crate::artifacts::train::{TrainMetrics, TrainOutputs};
 use crate::artifacts::{find, read_json};
 use crate::data::Dataset;
-use crate::figures::{self, curves, gradcam_grid, model_graph, sample_grid, scatter, scatter_view, sweep_plot};
+use crate::figures::{self, curves, curves_view, gradcam_grid, model_graph, sample_grid, scatter, scatter_view, sweep_plot};
 use crate::model::summary::Summary;
 use crate::training::history::EpochRow;
 use repro_engine::{ParamError, StageContext, StageKind, typed_params};
@@ -65,13 +65,7 @@ impl StageKind for FiguresKind {
         let runs = training_runs(ctx)?;
         for run in &runs {
             let title = format!("model {} ({}): accuracy and loss", run.label, run.stage);
-            figures::draw_both(
-                &ctx.out_dir,
-                &format!("curves_{}", run.label),
-                curves::SIZE,
-                |a| curves::draw(&a, &title, &run.history),
-                |a| curves::draw(&a, &title, &run.history),
-            )?;
+            draw_curves(ctx, &format!("curves_{}", run.label), &title, &curves::panels(&run.history))?;
             drawn += 1;
         }
         drawn += draw_center_figures(ctx, &runs)?;
@@ -141,16 +135,17 @@ fn draw_center_figures(ctx: &StageContext, runs: &[Run]) -> anyhow::Result<usize
             (format!("{} (+ center loss)", center.label), center.history.clone()),
         ];
         let title = "final model vs center-loss model: validation accuracy and loss";
-        figures::draw_both(
-            &ctx.out_dir,
-            "center_compare",
-            curves::SIZE,
-            |a| curves::draw_compare(&a, title, &both),
-            |a| curves::draw_compare(&a, title, &both),
-        )?;
+        draw_curves(ctx, "center_compare", title, &curves::compare_panels(&both))?;
         drawn += 1;
     }
     Ok(drawn)
+}
+
+/// A curves figure, with the data of its hover view.
+fn draw_curves(ctx: &StageContext, stem: &str, title: &str, panels: &[curves::Panel; 2]) -> anyhow::Result<()> {
+    figures::draw_both(&ctx.out_dir, stem, curves::SIZE, |a| curves::draw(&a, title, panels), |a| curves::draw(&a, title, panels))?;
+    std::fs::write(ctx.out_dir.join(curves_view::file_name(stem)), curves_view::json(title, panels)?)?;
+    Ok(())
 }
 
 /// A scatter plot per embedding: `tsne_<model>_<layer>_<d>d`.

@@ -69,6 +69,8 @@ struct Figure {
     /// An embedding's interactive view data (`figures::scatter_view`),
     /// `<` escaped so it can stand inside a `<script>` element.
     view: Option<String>,
+    /// A curves figure's hover data (`figures::curves_view`), escaped so.
+    curves: Option<String>,
 }
 
 /// One row of the model comparison table: the report's number beside ours.
@@ -308,10 +310,8 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
                 std::fs::copy(png, ctx.out_dir.join(format!("figures/{stem}.png")))?;
                 std::fs::copy(svg, ctx.out_dir.join(format!("figures/{stem}.svg")))?;
             }
-            let view = match outputs.get(&format!("{stem}.view.json")) {
-                Some(path) => Some(std::fs::read_to_string(path)?.replace('<', "\\u003c")),
-                None => None,
-            };
+            let view = script_data(outputs.get(&format!("{stem}.view.json")))?;
+            let curves = script_data(outputs.get(&format!("{stem}.curves.json")))?;
             for (section, id, caption) in places {
                 found.push(Figure {
                     section,
@@ -322,12 +322,22 @@ fn copy_figures(ctx: &StageContext) -> anyhow::Result<Vec<Figure>> {
                     stage: stage.clone(),
                     fingerprint: fingerprint_of(ctx, stage),
                     view: view.clone(),
+                    curves: curves.clone(),
                 });
             }
         }
     }
     found.sort_by_key(|f| figure_order(&f.id));
     Ok(found)
+}
+
+/// A figure's view data, if the figures stage wrote it, made safe to stand
+/// inside a `<script>` element.
+fn script_data(path: Option<&std::path::PathBuf>) -> anyhow::Result<Option<String>> {
+    Ok(match path {
+        Some(path) => Some(std::fs::read_to_string(path)?.replace('<', "\\u003c")),
+        None => None,
+    })
 }
 
 fn model_rows(ctx: &StageContext) -> anyhow::Result<Vec<ModelRow>> {

@@ -3,7 +3,8 @@
 // script logged an error, and every interactive embedding view works:
 // it renders; a drag turns a 3-D view (its pixels change); hiding a class
 // in its legend leaves no pixel of that class's colour; hovering a known
-// point shows that point's class and test image.
+// point shows that point's class and test image; hovering a curves figure
+// at a known epoch shows that epoch's values, and leaving it hides them.
 // Usage: node check_report.mjs REPORT.html SCREENSHOT.png [MIN_IMAGES]
 import { chromium } from "playwright-core";
 import { pathToFileURL } from "node:url";
@@ -47,12 +48,13 @@ try {
   await page.screenshot({ path: screenshot, fullPage: true });
   const problems = [];
   const views = await checkViews(page, problems);
+  const curves = await checkCurves(page, problems);
   for (const img of found.images) if (!img.loaded || !img.shown) problems.push(`image did not load: ${img.src}`);
   for (const t of found.tables) if (t.rows < 1 || t.height <= 0) problems.push(`table did not render: ${t.id}`);
   if (found.images.length < Number(minImages)) problems.push(`expected at least ${minImages} images, found ${found.images.length}`);
   if (found.tables.length === 0) problems.push("no table in the report");
   for (const e of consoleErrors) problems.push(`console error: ${e}`);
-  console.log(`${report}: ${found.images.length} images loaded, ${found.tables.length} tables rendered, ${views} interactive views checked; screenshot ${screenshot}`);
+  console.log(`${report}: ${found.images.length} images loaded, ${found.tables.length} tables rendered, ${views} interactive views and ${curves} curves figures checked; screenshot ${screenshot}`);
   if (problems.length) {
     for (const p of problems) console.error(`error: ${report}: ${p}`);
     process.exitCode = 1;
@@ -139,4 +141,37 @@ async function checkViews(page, problems) {
     await page.mouse.move(0, 0);
   }
   return views.length;
+}
+
+// Each curves figure: its overlay started, and hovering the first line's
+// middle point in each panel names that epoch and the line's value there.
+async function checkCurves(page, problems) {
+  const figures = await page.evaluate(() =>
+    [...document.querySelectorAll("figure.curves")].map((f) => ({
+      id: f.id,
+      live: f.querySelector("canvas").reproCurves !== undefined && !f.querySelector("canvas").hidden,
+      panels: f.querySelector("canvas").reproCurves?.data.panels.length ?? 0,
+    })));
+  for (const figure of figures) {
+    if (!figure.live) { problems.push(`curves ${figure.id} did not start`); continue; }
+    await page.locator(`#${figure.id} canvas`).scrollIntoViewIfNeeded();
+    for (let p = 0; p < figure.panels; p++) {
+      const point = await page.evaluate(([id, p]) => {
+        const v = document.querySelector(`#${id} canvas`).reproCurves;
+        const line = v.data.panels[p].lines[0];
+        const [epoch, value] = line.points[Math.floor((line.points.length - 1) / 2)];
+        const [x, y] = v.screenOf(p, epoch, value);
+        return { x, y, epoch, text: `${line.name} ${value.toFixed(4)}` };
+      }, [figure.id, p]);
+      await page.mouse.move(point.x, point.y);
+      const tip = page.locator(`#${figure.id} .tip`);
+      const said = await tip.textContent();
+      if (!(await tip.isVisible()) || !said.startsWith(`epoch ${point.epoch},`) || !said.includes(point.text)) {
+        problems.push(`curves ${figure.id}: hovering epoch ${point.epoch} of panel ${p} showed "${said}", not "${point.text}"`);
+      }
+      await page.mouse.move(0, 0);
+      if (await tip.isVisible()) problems.push(`curves ${figure.id}: the tip stayed after the pointer left`);
+    }
+  }
+  return figures.length;
 }

@@ -10,6 +10,7 @@
 //! checkpoints carry their own digests and fall back to an older slot).
 
 use super::hashing::sha256_file;
+use super::key::Fingerprint;
 use super::remote::{RemoteCache, Transfer, object_key};
 use super::store::{ObjectRef, Store};
 use anyhow::Context;
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckpointEntry {
     pub stage: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// Path relative to the checkpoint folder -> its object.
     pub files: BTreeMap<String, ObjectRef>,
 }
@@ -32,17 +33,17 @@ impl CheckpointEntry {
     }
 }
 
-pub fn checkpoint_key(fingerprint: &str) -> String {
+pub fn checkpoint_key(fingerprint: &Fingerprint) -> String {
     format!("checkpoints/{fingerprint}.json")
 }
 
 /// The remote's checkpoint entry for `fingerprint`, if any.
-pub fn remote_checkpoint(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result<Option<CheckpointEntry>> {
+pub fn remote_checkpoint(remote: &dyn RemoteCache, fingerprint: &Fingerprint) -> anyhow::Result<Option<CheckpointEntry>> {
     let key = checkpoint_key(fingerprint);
     let Some(bytes) = remote.get(&key)? else { return Ok(None) };
     let entry: CheckpointEntry = serde_json::from_slice(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {key} is not valid ({e}); push the checkpoint again", remote.url()))?;
-    anyhow::ensure!(entry.fingerprint == fingerprint, "{}: {key} names another fingerprint", remote.url());
+    anyhow::ensure!(entry.fingerprint == *fingerprint, "{}: {key} names another fingerprint", remote.url());
     Ok(Some(entry))
 }
 
@@ -59,7 +60,7 @@ pub fn push_checkpoint(
     store: &Store,
     remote: &dyn RemoteCache,
     stage: &str,
-    fingerprint: &str,
+    fingerprint: &Fingerprint,
     dry_run: bool,
 ) -> anyhow::Result<Option<Transfer>> {
     let dir = store.checkpoint_dir(stage, fingerprint);
@@ -67,7 +68,7 @@ pub fn push_checkpoint(
         return Ok(None);
     }
     let scratch = store.scratch_dir(&format!("{stage}-checkpoint"))?;
-    let mut entry = CheckpointEntry { stage: stage.to_string(), fingerprint: fingerprint.to_string(), files: BTreeMap::new() };
+    let mut entry = CheckpointEntry { stage: stage.to_string(), fingerprint: fingerprint.clone(), files: BTreeMap::new() };
     let mut moved = Transfer::default();
     for (rel, path) in files_of(&dir)? {
         let copy = scratch.join(entry.files.len().to_string());
@@ -132,7 +133,7 @@ pub fn fetch_unless_present(
     store: &Store,
     remote: &dyn RemoteCache,
     stage: &str,
-    fingerprint: &str,
+    fingerprint: &Fingerprint,
 ) -> anyhow::Result<Option<(CheckpointEntry, Transfer)>> {
     if has_files(&store.checkpoint_dir(stage, fingerprint)) {
         return Ok(None);
@@ -168,7 +169,7 @@ fn safe_relative(rel: &str) -> anyhow::Result<&Path> {
 /// objects no other entry names. The entry goes first, so a crash leaves
 /// unnamed objects behind, never an entry whose objects are gone. With
 /// `dry_run`, only counts. `None` when the remote has no such checkpoint.
-pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &str, dry_run: bool) -> anyhow::Result<Option<Transfer>> {
+pub fn retire_checkpoint(remote: &dyn RemoteCache, fingerprint: &Fingerprint, dry_run: bool) -> anyhow::Result<Option<Transfer>> {
     let Some(entry) = remote_checkpoint(remote, fingerprint)? else { return Ok(None) };
     let named = named_objects(remote, &checkpoint_key(fingerprint))?;
     if !dry_run {

@@ -5,6 +5,7 @@
 use super::hashing::sha256_hex;
 use super::reason::{Change, Reason};
 use super::record::Environment;
+pub use crate::key::Fingerprint;
 use std::collections::BTreeMap;
 
 /// Parameters as canonical JSON (sorted keys), with file parameters
@@ -35,8 +36,8 @@ pub struct FingerprintInput<'a> {
     pub profile: Option<&'a str>,
 }
 
-pub fn fingerprint(input: &FingerprintInput) -> String {
-    sha256_hex(&serde_json::to_vec(input).expect("fingerprint input serialises"))
+pub fn fingerprint(input: &FingerprintInput) -> Fingerprint {
+    Fingerprint::of_digest(sha256_hex(&serde_json::to_vec(input).expect("fingerprint input serialises")))
 }
 
 /// Parameter changes as reasons: values (`stage.key old -> new`, nested

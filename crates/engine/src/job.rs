@@ -5,6 +5,7 @@
 //! and leaves its own result for the build and for its dependents' jobs.
 
 use crate::events::Event;
+use crate::key::Fingerprint;
 use crate::record::{self, BuildRecord};
 use crate::runner::Engine;
 use crate::store::Store;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct JobResult {
     pub stage: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     pub state: JobState,
 }
 

@@ -20,6 +20,7 @@ pub mod executor;
 pub mod export;
 pub mod fingerprint;
 pub mod job;
+pub mod key;
 pub mod lock;
 pub mod pipeline;
 pub mod reason;

@@ -3,6 +3,7 @@
 //! so switching profiles back and forth reuses finished work.
 
 use super::atomic;
+use super::key::Fingerprint;
 use super::store::ObjectRef;
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StageRecord {
     pub kind: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     pub code_version: String,
     /// Canonical parameters (file parameters replaced by content digests).
     pub params: serde_json::Value,
@@ -104,7 +105,7 @@ impl BuildRecord {
 }
 
 /// Run cache: `runs/<fingerprint>.json` holds a finished stage's record.
-pub fn cached_run(store_root: &Path, fingerprint: &str) -> Option<StageRecord> {
+pub fn cached_run(store_root: &Path, fingerprint: &Fingerprint) -> Option<StageRecord> {
     let bytes = fs::read(store_root.join("runs").join(format!("{fingerprint}.json"))).ok()?;
     serde_json::from_slice(&bytes).ok()
 }

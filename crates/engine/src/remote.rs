@@ -6,12 +6,13 @@
 //! rehashed before upload and after download, and a run entry is written
 //! only once all its objects are there.
 
+use super::key::Fingerprint;
 use super::record::StageRecord;
 use super::store::{ObjectRef, Store};
 use std::path::Path;
 
 /// Where a remote keeps things; implementations never interpret them.
-pub fn run_key(fingerprint: &str) -> String {
+pub fn run_key(fingerprint: &Fingerprint) -> String {
     format!("runs/{fingerprint}.json")
 }
 
@@ -89,7 +90,7 @@ impl std::fmt::Display for Damage {
 
 /// The run entry of `fingerprint` on the remote: found, absent, or there
 /// but damaged (which callers treat as absent, saying so).
-pub fn lookup_run(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result<RemoteEntry> {
+pub fn lookup_run(remote: &dyn RemoteCache, fingerprint: &Fingerprint) -> anyhow::Result<RemoteEntry> {
     let key = run_key(fingerprint);
     let Some(bytes) = remote.get(&key)? else { return Ok(RemoteEntry::Absent) };
     let url = remote.url().to_string();
@@ -97,15 +98,19 @@ pub fn lookup_run(remote: &dyn RemoteCache, fingerprint: &str) -> anyhow::Result
         Ok(record) => record,
         Err(e) => return Ok(RemoteEntry::Damaged(Damage::Unreadable { url, key, error: e.to_string() })),
     };
-    if record.fingerprint != fingerprint {
-        return Ok(RemoteEntry::Damaged(Damage::OtherFingerprint { url, key, names: record.fingerprint }));
+    if record.fingerprint != *fingerprint {
+        return Ok(RemoteEntry::Damaged(Damage::OtherFingerprint { url, key, names: record.fingerprint.to_string() }));
     }
     Ok(RemoteEntry::Found(Box::new(record)))
 }
 
 /// The usable run entry of `fingerprint` on the remote, if any; a damaged
 /// one goes to `damaged` (to be reported) and counts as absent.
-pub fn remote_run(remote: &dyn RemoteCache, fingerprint: &str, damaged: &mut dyn FnMut(Damage)) -> anyhow::Result<Option<StageRecord>> {
+pub fn remote_run(
+    remote: &dyn RemoteCache,
+    fingerprint: &Fingerprint,
+    damaged: &mut dyn FnMut(Damage),
+) -> anyhow::Result<Option<StageRecord>> {
     Ok(match lookup_run(remote, fingerprint)? {
         RemoteEntry::Found(record) => Some(*record),
         RemoteEntry::Absent => None,
@@ -189,7 +194,7 @@ fn send_object(
     anyhow::ensure!(
         store.verify_bytes(object),
         "output {name} of {} (object {}) no longer matches its sha256, so it was removed; rebuild before pushing",
-        &record.fingerprint[..12],
+        record.fingerprint.short(),
         &object.sha256[..12]
     );
     if !dry_run {
@@ -247,12 +252,12 @@ fn fetch_object(store: &Store, remote: &dyn RemoteCache, name: &str, object: &Ob
 }
 
 /// Marks runs that went to or came from a remote, so `gc` keeps their objects.
-pub fn pin(store_root: &Path, fingerprint: &str) -> anyhow::Result<()> {
-    super::atomic::write(&store_root.join("pins").join(fingerprint), b"")
+pub fn pin(store_root: &Path, fingerprint: &Fingerprint) -> anyhow::Result<()> {
+    super::atomic::write(&store_root.join("pins").join(fingerprint.as_str()), b"")
 }
 
 /// Fingerprints pinned by push or pull.
-pub fn pinned(store_root: &Path) -> Vec<String> {
+pub fn pinned(store_root: &Path) -> Vec<Fingerprint> {
     let Ok(entries) = std::fs::read_dir(store_root.join("pins")) else { return Vec::new() };
-    entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    entries.filter_map(|e| e.ok()).filter_map(|e| Fingerprint::parse(&e.file_name().to_string_lossy())).collect()
 }

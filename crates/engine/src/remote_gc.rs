@@ -6,6 +6,7 @@
 //! another code version) still wants one cannot be known from here.
 
 use super::carry::{self, named_objects};
+use super::key::Fingerprint;
 use super::remote::{RemoteCache, run_key};
 use std::time::{Duration, SystemTime};
 
@@ -75,11 +76,12 @@ pub fn collect(remote: &dyn RemoteCache, min_age: Duration, dry_run: bool) -> an
 fn retire_finished_checkpoints(remote: &dyn RemoteCache, dry_run: bool) -> anyhow::Result<Collected> {
     let mut done = Collected::default();
     for key in remote.list("checkpoints")? {
-        let Some(fingerprint) = key.strip_prefix("checkpoints/").and_then(|k| k.strip_suffix(".json")) else { continue };
-        if !remote.exists(&run_key(fingerprint))? {
+        let named = key.strip_prefix("checkpoints/").and_then(|k| k.strip_suffix(".json"));
+        let Some(fingerprint) = named.and_then(Fingerprint::parse) else { continue };
+        if !remote.exists(&run_key(&fingerprint))? {
             continue;
         }
-        if let Some(freed) = carry::retire_checkpoint(remote, fingerprint, dry_run)? {
+        if let Some(freed) = carry::retire_checkpoint(remote, &fingerprint, dry_run)? {
             done.checkpoints += 1;
             done.objects += freed.objects;
             done.bytes += freed.bytes;

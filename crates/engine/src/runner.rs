@@ -4,7 +4,7 @@
 use super::code_version::SourceTree;
 use super::dag;
 use super::events::{Event, Reporter};
-use super::fingerprint::{self, FingerprintInput};
+use super::fingerprint::{self, Fingerprint, FingerprintInput};
 use super::lock::StoreLock;
 use super::reason::Reason;
 use super::record::{self, BuildRecord, Environment, StageRecord};
@@ -124,7 +124,7 @@ impl std::fmt::Display for State {
 /// What a stage would be built from.
 #[derive(Clone)]
 pub(crate) struct Planned {
-    pub(crate) fingerprint: String,
+    pub(crate) fingerprint: Fingerprint,
     code_version: String,
     code_files: BTreeMap<String, String>,
     environment: Environment,
@@ -305,7 +305,7 @@ impl Engine<'_> {
     ) -> anyhow::Result<Vec<Surveyed>> {
         let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut rerun: BTreeSet<String> = BTreeSet::new();
-        let mut to_run: BTreeMap<String, String> = BTreeMap::new();
+        let mut to_run: BTreeMap<Fingerprint, String> = BTreeMap::new();
         let mut result = Vec::new();
         for name in self.stages_for(targets)? {
             let plan = self.plan(store, &name, &outputs)?;
@@ -432,7 +432,7 @@ impl Engine<'_> {
     /// Before a stage runs with an empty checkpoint folder: another
     /// machine's checkpoint of it from the remote, if there is one. A
     /// failure is reported and the stage starts from the beginning.
-    pub(crate) fn resume_from_remote(&self, store: &Store, name: &str, fingerprint: &str) {
+    pub(crate) fn resume_from_remote(&self, store: &Store, name: &str, fingerprint: &Fingerprint) {
         let stage = self.pipeline.stage(name).expect("known stage");
         let (Some(url), Some(remote)) = (self.pullable(stage), self.remote.as_ref()) else { return };
         match crate::carry::fetch_unless_present(store, remote.as_ref(), name, fingerprint) {
@@ -496,7 +496,7 @@ impl Engine<'_> {
         let ctx = StageContext {
             stage: name.to_string(),
             profile: self.profile.clone(),
-            fingerprint: plan.fingerprint.clone(),
+            fingerprint: plan.fingerprint.to_string(),
             params: plan.table.clone(),
             inputs,
             files: plan.files.clone(),
@@ -550,7 +550,7 @@ impl Engine<'_> {
             .filter_map(|dep| {
                 let r = record.stages.get(&dep)?;
                 let display = self.display_of(&dep);
-                Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.clone(), display }))
+                Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.to_string(), display }))
             })
             .collect()
     }

@@ -7,6 +7,7 @@
 //! recorded, then the build fails naming the stage.
 
 use crate::events::Event;
+use crate::key::Fingerprint;
 use crate::record::{BuildRecord, StageRecord};
 use crate::runner::{Engine, Planned, StageOutcome, State};
 use crate::store::Store;
@@ -43,7 +44,7 @@ impl Engine<'_> {
         let share = (self.threads / jobs).max(1);
         let mut done = Progress { record, outputs: BTreeMap::new(), outcomes: Vec::new(), failures: Vec::new() };
         let mut pending: Vec<String> = order.to_vec();
-        let mut running: BTreeMap<String, String> = BTreeMap::new();
+        let mut running: BTreeMap<String, Fingerprint> = BTreeMap::new();
         let mut waiting: BTreeSet<String> = BTreeSet::new();
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::channel::<Finished>();
@@ -108,7 +109,7 @@ impl Engine<'_> {
         surveyed: Option<Planned>,
         force: &BTreeSet<String>,
         done: &mut Progress,
-        running: &BTreeMap<String, String>,
+        running: &BTreeMap<String, Fingerprint>,
     ) -> anyhow::Result<Start> {
         let plan = self.replan(store, name, surveyed, &done.outputs)?;
         if running.values().any(|f| *f == plan.fingerprint) {

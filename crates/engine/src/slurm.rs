@@ -10,6 +10,7 @@
 
 use crate::events::Event;
 use crate::job::{self, JobResult, JobState};
+use crate::key::Fingerprint;
 use crate::pipeline::Resources;
 use crate::record::{self, BuildRecord};
 use crate::runner::{Engine, StageOutcome, State};
@@ -57,7 +58,7 @@ pub fn check_installed() -> anyhow::Result<()> {
 struct ToSubmit {
     stage: String,
     reasons: Vec<crate::reason::Reason>,
-    fingerprint: Option<String>,
+    fingerprint: Option<Fingerprint>,
 }
 
 /// A submitted stage.

@@ -3,6 +3,7 @@
 
 use super::atomic;
 use super::hashing::{DigestCache, sha256_file};
+use super::key::Fingerprint;
 use anyhow::Context;
 use std::collections::BTreeSet;
 use std::fs;
@@ -73,8 +74,8 @@ impl Store {
         Ok(())
     }
 
-    pub fn checkpoint_dir(&self, stage: &str, fingerprint: &str) -> PathBuf {
-        self.root.join("checkpoints").join(format!("{stage}-{}", &fingerprint[..16]))
+    pub fn checkpoint_dir(&self, stage: &str, fingerprint: &Fingerprint) -> PathBuf {
+        self.root.join("checkpoints").join(format!("{stage}-{}", &fingerprint.as_str()[..16]))
     }
 
     pub fn downloads_dir(&self) -> PathBuf {

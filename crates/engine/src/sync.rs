@@ -3,6 +3,7 @@
 
 use super::carry;
 use super::events::Event;
+use super::key::Fingerprint;
 use super::lock::StoreLock;
 use super::record::BuildRecord;
 use super::remote::{self, RemoteCache};
@@ -111,7 +112,7 @@ impl Engine<'_> {
 
     /// The remote's checkpoint of a stage not built anywhere, unless this
     /// store has one of its own (never overwritten: it may be newer).
-    fn pull_unfinished(&self, store: &Store, remote: &dyn RemoteCache, name: &str, fingerprint: &str) -> anyhow::Result<Pulled> {
+    fn pull_unfinished(&self, store: &Store, remote: &dyn RemoteCache, name: &str, fingerprint: &Fingerprint) -> anyhow::Result<Pulled> {
         if carry::has_files(&store.checkpoint_dir(name, fingerprint)) {
             return Ok(Pulled::Here);
         }

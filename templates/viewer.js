@@ -350,10 +350,14 @@
         ctx.stroke();
       }
       this.tip.textContent = `epoch ${epoch}, ${panel.what}: ${values.join(", ")}`;
-      const box = this.canvas.parentElement.getBoundingClientRect();
-      this.tip.style.left = `${event.clientX - box.left + 12}px`;
-      this.tip.style.top = `${event.clientY - box.top + 12}px`;
       this.tip.hidden = false;
+      // Over the right panel the tip goes left of the cursor, so it stays
+      // over the figure.
+      const box = this.canvas.parentElement.getBoundingClientRect();
+      const [tx, ty] = [event.clientX - box.left, event.clientY - box.top];
+      const left = tx > box.width / 2 ? tx - 12 - this.tip.offsetWidth : tx + 12;
+      this.tip.style.left = `${left}px`;
+      this.tip.style.top = `${ty + 12}px`;
     }
   }
 

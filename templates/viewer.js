@@ -299,11 +299,12 @@
     }
 
     // The panel under canvas position (x, y) and the epoch nearest to x
-    // that a line has, or null.
+    // that a line has, or null. The first and last epochs sit on the
+    // plot's edges: a few pixels outside still count.
     pick(x, y) {
       for (const panel of this.data.panels) {
         const [l, t, r, b] = panel.plot;
-        if (x < l || x > r || y < t || y > b) continue;
+        if (x < l - PICK || x > r + PICK || y < t || y > b) continue;
         const epochs = panel.lines.flatMap((line) => line.points.map((p) => p[0]));
         if (!epochs.length) return null;
         const epoch = epochs.reduce((best, e) => (Math.abs(this.xOf(panel, e) - x) < Math.abs(this.xOf(panel, best) - x) ? e : best));

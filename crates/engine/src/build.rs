@@ -102,7 +102,7 @@ impl Engine<'_> {
         let mut unbuilt = BTreeSet::new();
         for s in surveyed {
             let stage = self.pipeline.stage(&s.name).expect("known stage");
-            let would_run = restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_));
+            let would_run = must_not_run(s, restore_only);
             let same_as_unbuilt = matches!(&s.state, State::SameAs(first) if unbuilt.contains(first));
             if would_run || same_as_unbuilt || stage.depends_on.iter().any(|d| unbuilt.contains(d)) {
                 unbuilt.insert(s.name.clone());
@@ -113,11 +113,8 @@ impl Engine<'_> {
 
     /// An error naming the `restore_only` stages that would run.
     fn refuse_to_run(&self, surveyed: &[Surveyed], restore_only: &BTreeSet<String>) -> anyhow::Result<()> {
-        let would_run: Vec<String> = surveyed
-            .iter()
-            .filter(|s| restore_only.contains(&s.name) && matches!(s.state, State::Stale(_) | State::Waiting(_)))
-            .map(|s| format!("{} ({})", s.name, s.state))
-            .collect();
+        let would_run: Vec<String> =
+            surveyed.iter().filter(|s| must_not_run(s, restore_only)).map(|s| format!("{} ({})", s.name, s.state)).collect();
         anyhow::ensure!(
             would_run.is_empty(),
             "these stages would run, and may only be restored: {}; pull them from a remote that has them (`repro pull`), or drop the restriction",
@@ -130,7 +127,7 @@ impl Engine<'_> {
     fn estimate(&self, surveyed: &[Surveyed]) {
         let mut total = 0.0;
         let mut count = 0;
-        for s in surveyed.iter().filter(|s| matches!(s.state, State::Stale(_) | State::Waiting(_))) {
+        for s in surveyed.iter().filter(|s| s.state.will_run()) {
             let stage = self.pipeline.stage(&s.name).expect("known stage");
             let kind = self.kinds.get(&stage.kind).expect("known kind");
             let upstream: Vec<toml::Table> = stage.depends_on.iter().map(|d| self.params_of(d)).collect();
@@ -153,4 +150,9 @@ impl Engine<'_> {
         }
         Ok(())
     }
+}
+
+/// A `restore_only` stage that the survey says would run.
+fn must_not_run(s: &Surveyed, restore_only: &BTreeSet<String>) -> bool {
+    restore_only.contains(&s.name) && s.state.will_run()
 }

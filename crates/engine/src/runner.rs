@@ -106,6 +106,14 @@ pub enum State {
     SameAs(String),
 }
 
+impl State {
+    /// Whether the stage runs in a build (rather than being fresh or
+    /// restored).
+    pub fn will_run(&self) -> bool {
+        matches!(self, State::Stale(_) | State::Waiting(_))
+    }
+}
+
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

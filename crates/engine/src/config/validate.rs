@@ -51,9 +51,8 @@ pub(super) fn default_profile(
     named: Option<Spanned<String>>,
     profiles: &BTreeMap<Spanned<String>, RawProfile>,
 ) -> Result<String, ConfigError> {
-    let mut declared = profiles.keys().map(Spanned::get_ref);
     match named {
-        Some(p) if !declared.any(|d| d == p.get_ref()) => {
+        Some(p) if !profiles.keys().any(|d| d.get_ref() == p.get_ref()) => {
             let names: Vec<String> = profiles.keys().map(|k| k.get_ref().clone()).collect();
             Err(at.error(p.span(), format!("unknown profile `{}`", p.get_ref()), known("profiles", names.iter())))
         }

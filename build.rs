@@ -11,6 +11,9 @@ use std::{env, fs};
 #[allow(dead_code)]
 mod source_scan;
 
+#[path = "crates/engine/src/gated.rs"]
+mod gated;
+
 fn main() {
     for path in ["src", "templates", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={path}");
@@ -18,14 +21,14 @@ fn main() {
     let manifest: toml::Table = toml::from_str(&fs::read_to_string("Cargo.toml").expect("read Cargo.toml")).expect("parse Cargo.toml");
     let deps = manifest.get("dependencies").and_then(|d| d.as_table()).cloned().unwrap_or_default();
     let externs: BTreeSet<String> = deps.keys().map(|k| k.replace('-', "_")).collect();
+    let backends = backend_features(&manifest);
     let mut body = String::new();
     body.push_str(&format!("pub const RUSTC: &str = {:?};\n", rustc_version()));
     body.push_str(&format!("pub const PACKAGE_VERSION: &str = {:?};\n", env::var("CARGO_PKG_VERSION").unwrap()));
-    body.push_str(&sources(&externs));
+    body.push_str(&sources(&externs, &backends));
     body.push_str(&direct_deps(&deps));
     let digests = path_dep_digests(&deps);
     let enabled = enabled_features();
-    let backends = backend_features(&manifest);
     let is_backend = |f: &String| backends.values().any(|fs| fs.contains(f));
     let base: Vec<String> = enabled.iter().filter(|f| !is_backend(f)).cloned().collect();
     body.push_str(&format!("pub const LOCKED: &[(&str, &str, &[usize])] = {};\n", locked_crates(&digests, &base)));
@@ -74,40 +77,60 @@ fn list(items: impl IntoIterator<Item = String>) -> String {
     format!("&[{}]", quoted.join(", "))
 }
 
-fn sources(externs: &BTreeSet<String>) -> String {
+fn sources(externs: &BTreeSet<String>, backends: &BTreeMap<String, Vec<String>>) -> String {
+    let gates = Gates::of(backends);
     let mut rows = String::new();
     for root in ["src", "templates"] {
         for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
             let entry = entry.expect("walk source tree");
             if entry.file_type().is_file() {
-                rows.push_str(&source_row(&entry.path().to_string_lossy().replace('\\', "/"), externs));
+                rows.push_str(&source_row(&entry.path().to_string_lossy().replace('\\', "/"), externs, &gates));
             }
         }
     }
     format!("pub const SOURCES: &[repro_engine::code_version::SourceRow] = &[\n{rows}];\n")
 }
 
-fn source_row(rel: &str, externs: &BTreeSet<String>) -> String {
+/// The backend features, and which backend each compiles in.
+struct Gates {
+    features: BTreeSet<String>,
+    backend: BTreeMap<String, String>,
+}
+
+impl Gates {
+    fn of(backends: &BTreeMap<String, Vec<String>>) -> Gates {
+        let backend: BTreeMap<String, String> =
+            backends.iter().flat_map(|(b, fs)| fs.iter().map(move |f| (f.clone(), b.clone()))).collect();
+        Gates { features: backend.keys().cloned().collect(), backend }
+    }
+}
+
+fn source_row(rel: &str, externs: &BTreeSet<String>, gates: &Gates) -> String {
     let bytes = fs::read(rel).expect("read source file");
     let Some(module) = module_of(rel) else {
         let digest = hex::encode(Sha256::digest(&bytes));
         return format!(
-            "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: None, mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }},\n"
+            "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: None, mods: &[], gated: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }},\n"
         );
     };
     let text = String::from_utf8(bytes).expect("source files are UTF-8");
-    let tokens = source_scan::tokenize(&text);
+    let all = source_scan::tokenize(&text);
+    let gated = gated::gated_mods(&all, &gates.features);
+    let tokens = gated::without(&all, &gated);
     let digest = hex::encode(Sha256::digest(source_scan::canonical(&tokens).as_bytes()));
     let refs = source_scan::scan(&tokens, &module, externs);
     let dir = Path::new(rel).parent().unwrap();
     let mods = refs.mods.iter().filter_map(|m| child_file(rel, m));
+    let gated: Vec<String> =
+        gated.iter().filter_map(|g| Some(format!("({:?}, {:?})", gates.backend[&g.feature], child_file(rel, &g.name)?))).collect();
     let paths = refs.paths.iter().map(|p| p.join("::"));
     let bindings: Vec<String> = refs.bindings.iter().map(|(n, p)| format!("({n:?}, {:?})", p.join("::"))).collect();
     let includes = refs.includes.iter().map(|i| dir.join(i).to_string_lossy().replace('\\', "/"));
     format!(
-        "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: Some({:?}), mods: {}, paths: {}, bindings: &[{}], crates: {}, includes: {}, envs: {} }},\n",
+        "    repro_engine::code_version::SourceRow {{ path: {rel:?}, digest: {digest:?}, module: Some({:?}), mods: {}, gated: &[{}], paths: {}, bindings: &[{}], crates: {}, includes: {}, envs: {} }},\n",
         module.join("::"),
         list(mods),
+        gated.join(", "),
         list(paths),
         bindings.join(", "),
         list(refs.crates.iter().cloned()),

@@ -16,6 +16,9 @@ pub struct SourceRow {
     pub module: Option<&'static str>,
     /// Files of the child modules it declares.
     pub mods: &'static [&'static str],
+    /// `(backend, file)` of the child modules it declares under a
+    /// backend's feature (`gated.rs`): in that backend's closures only.
+    pub gated: &'static [(&'static str, &'static str)],
     pub paths: &'static [&'static str],
     pub bindings: &'static [(&'static str, &'static str)],
     pub crates: &'static [&'static str],
@@ -74,6 +77,21 @@ impl<'a> SourceTree<'a> {
         SourceTree { locked: graph.unwrap_or(self.locked), ..*self }
     }
 
+    /// Every file of a gated module (its own and its descendants'), with
+    /// the backend that compiles it.
+    fn gated_files(&self) -> BTreeMap<&'a str, &'a str> {
+        let mut out = BTreeMap::new();
+        let mut stack: Vec<(&'a str, &'a str)> = self.sources.iter().flat_map(|r| r.gated.iter().map(|&(b, f)| (f, b))).collect();
+        while let Some((file, backend)) = stack.pop() {
+            if out.insert(file, backend).is_none()
+                && let Some(row) = self.row(file)
+            {
+                stack.extend(row.mods.iter().chain(row.gated.iter().map(|(_, f)| f)).map(|f| (*f, backend)));
+            }
+        }
+        out
+    }
+
     fn row(&self, path: &str) -> Option<&'a SourceRow> {
         self.sources.iter().find(|r| r.path == path)
     }
@@ -86,9 +104,17 @@ impl<'a> SourceTree<'a> {
 
     /// The closure of `entries` (module paths such as `stages::train`).
     /// An entry brings its child modules; a file reached by a path brings
-    /// what it refers to, not every module it declares.
+    /// what it refers to, not every module it declares. No backend's gated
+    /// modules are in it.
     pub fn closure(&self, entries: &[&str]) -> Result<Closure, String> {
-        let mut walk = Walk { tree: *self, out: Closure::default(), pending: Vec::new() };
+        self.closure_on(entries, None)
+    }
+
+    /// The closure of `entries` for a stage on `backend`: with the modules
+    /// gated by that backend's feature, without any other backend's.
+    pub fn closure_on(&self, entries: &[&str], backend: Option<&str>) -> Result<Closure, String> {
+        let barred = self.gated_files().into_iter().filter(|(_, b)| Some(*b) != backend).map(|(path, _)| path).collect();
+        let mut walk = Walk { tree: *self, backend, barred, out: Closure::default(), pending: Vec::new() };
         for entry in entries {
             let segs: Vec<&str> = entry.split("::").filter(|s| !s.is_empty()).collect();
             let row = self.module_file(&segs).ok_or_else(|| format!("entry module `{entry}` is not a file under src/"))?;
@@ -129,13 +155,16 @@ impl<'a> SourceTree<'a> {
 
 struct Walk<'a> {
     tree: SourceTree<'a>,
+    backend: Option<&'a str>,
+    /// Files of modules gated by another backend's feature.
+    barred: BTreeSet<&'a str>,
     out: Closure,
     pending: Vec<&'a SourceRow>,
 }
 
 impl<'a> Walk<'a> {
     fn add(&mut self, row: &'a SourceRow) -> bool {
-        let fresh = !self.out.files.contains_key(row.path);
+        let fresh = !self.out.files.contains_key(row.path) && !self.barred.contains(row.path);
         if fresh {
             self.out.files.insert(row.path.to_string(), row.digest.to_string());
             self.pending.push(row);
@@ -144,8 +173,13 @@ impl<'a> Walk<'a> {
     }
 
     fn entry(&mut self, row: &'a SourceRow) {
+        if self.barred.contains(row.path) {
+            return;
+        }
         self.add(row);
-        for child in row.mods {
+        let backend = self.backend;
+        let gated = row.gated.iter().filter(move |(b, _)| Some(*b) == backend).map(|(_, f)| f);
+        for child in row.mods.iter().chain(gated) {
             if let Some(c) = self.tree.row(child) {
                 self.entry(c);
             }
@@ -198,6 +232,7 @@ mod tests {
             digest: "d",
             module: Some(""),
             mods: &[],
+            gated: &[],
             paths: &[],
             bindings: &[],
             crates: &["burn"],
@@ -223,5 +258,43 @@ mod tests {
         assert!(!flex.contains_key("wgpu") && flex.contains_key("burn-flex"), "{flex:?}");
         assert_eq!(vulkan.get("wgpu").map(String::as_str), Some("26.0.1"), "{vulkan:?}");
         assert_eq!(tree.for_backend(None).crate_versions(&closure), flex);
+    }
+
+    fn row(path: &'static str, module: &'static str) -> SourceRow {
+        SourceRow {
+            path,
+            digest: path,
+            module: Some(module),
+            mods: &[],
+            gated: &[],
+            paths: &[],
+            bindings: &[],
+            crates: &[],
+            includes: &[],
+            envs: &[],
+        }
+    }
+
+    /// lib.rs declares `gpu` under the vulkan feature; `train` names an
+    /// item of it (as a gated statement would), `gpu` has a child.
+    fn gated_tree() -> SourceTree<'static> {
+        let rows = vec![
+            SourceRow { gated: &[("vulkan", "src/gpu/mod.rs")], ..row("src/lib.rs", "") },
+            SourceRow { paths: &["gpu::f"], ..row("src/train.rs", "train") },
+            SourceRow { mods: &["src/gpu/loop.rs"], ..row("src/gpu/mod.rs", "gpu") },
+            row("src/gpu/loop.rs", "gpu::loop"),
+        ];
+        SourceTree { sources: Box::leak(rows.into_boxed_slice()), ..tree() }
+    }
+
+    #[test]
+    fn a_gated_module_is_in_its_backend_s_closures_only() {
+        let tree = gated_tree();
+        let files = |entries: &[&str], backend| tree.closure_on(entries, backend).unwrap().files.into_keys().collect::<Vec<_>>();
+        assert_eq!(files(&["train"], Some("flex")), ["src/train.rs"]);
+        assert_eq!(files(&["train"], None), ["src/train.rs"]);
+        assert_eq!(files(&["train"], Some("vulkan")), ["src/gpu/mod.rs", "src/train.rs"]);
+        assert_eq!(files(&["gpu"], Some("vulkan")), ["src/gpu/loop.rs", "src/gpu/mod.rs"]);
+        assert!(files(&["gpu"], Some("flex")).is_empty());
     }
 }

@@ -19,6 +19,7 @@ pub mod events;
 pub mod executor;
 pub mod export;
 pub mod fingerprint;
+pub mod gated;
 pub mod job;
 pub mod key;
 pub mod lock;

@@ -242,9 +242,10 @@ impl Engine<'_> {
             return Ok(code.clone());
         }
         let kind = self.kinds.get(name).expect("kinds are checked at load");
-        let closure = self.sources.closure(kind.entry_modules()).map_err(|e| anyhow::anyhow!("kind `{name}`: {e}"))?;
         let compute = kind.compute_path();
-        let sources = self.sources.for_backend(compute.get("backend").map(String::as_str));
+        let backend = compute.get("backend").map(String::as_str);
+        let sources = self.sources.for_backend(backend);
+        let closure = sources.closure_on(kind.entry_modules(), backend).map_err(|e| anyhow::anyhow!("kind `{name}`: {e}"))?;
         let environment = Environment { rustc: self.sources.rustc.to_string(), crates: sources.crate_versions(&closure), compute };
         let code = Arc::new(KindCode { version: closure.version(name), files: closure.files, environment });
         self.code.lock().expect("code cache").insert(name.to_string(), code.clone());

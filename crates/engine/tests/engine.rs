@@ -103,7 +103,18 @@ fn kinds() -> KindRegistry {
 }
 
 const fn row(path: &'static str, module: &'static str, digest: &'static str) -> SourceRow {
-    SourceRow { path, digest, module: Some(module), mods: &[], paths: &[], bindings: &[], crates: &[], includes: &[], envs: &[] }
+    SourceRow {
+        path,
+        digest,
+        module: Some(module),
+        mods: &[],
+        gated: &[],
+        paths: &[],
+        bindings: &[],
+        crates: &[],
+        includes: &[],
+        envs: &[],
+    }
 }
 
 const SOURCES: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c1")];

@@ -82,6 +82,7 @@ const SOURCES: &[SourceRow] = &[SourceRow {
     digest: "m1",
     module: Some("meet"),
     mods: &[],
+    gated: &[],
     paths: &[],
     bindings: &[],
     crates: &[],

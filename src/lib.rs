@@ -11,6 +11,8 @@ pub mod embedding;
 pub mod executor;
 pub mod figures;
 pub mod framed;
+#[cfg(feature = "vulkan")]
+pub mod gpu;
 pub mod gradcam;
 pub mod kernels;
 pub mod model;

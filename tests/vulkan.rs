@@ -9,12 +9,13 @@
 
 mod common;
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::{random, tensor, values};
 use repro::compute::{BackendKind, Compute, rng_device};
 use repro::model::{Cnn, CnnConfig};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The Vulkan device, or None (printed) when the loader finds none and
 /// REPRO_REQUIRE_VULKAN is unset: `.ci/run` sets it, so CI cannot skip.
@@ -345,4 +346,121 @@ fn a_missing_driver_is_named_before_anything_runs() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("no Vulkan device found") && said.contains("mesa-vulkan-drivers"), "{said}");
     assert!(!common::record_file(dir.path(), "smoke").exists(), "nothing was built");
+}
+
+/// The GPU cache these tests' builds share: under the target directory,
+/// so reruns find their autotune results.
+fn gpu_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gpu-cache")
+}
+
+/// One epoch of the GPU loop at 3 and at 6 training batches: the device
+/// reads an epoch makes are the same few (a read a step would make them
+/// differ by 3 or more); the compute path names the driver; cubecl keeps
+/// its autotune results in the cache repro names, which the second build
+/// finds filled.
+#[test]
+fn an_epoch_reads_the_device_a_fixed_number_of_times() {
+    if vulkan().is_none() {
+        return;
+    }
+    let dir = common::project_with("tests/fixtures/vulkan-reads.toml");
+    let mut reads = Vec::new();
+    for profile in ["three_batches", "six_batches"] {
+        let out = common::repro_command(dir.path())
+            .env("REPRO_GPU_CACHE", gpu_cache())
+            .args(["--backend", "vulkan", "build", "--profile", profile, "--no-remote"])
+            .output()
+            .unwrap();
+        let said = common::text(&out);
+        assert!(out.status.success(), "{profile}:\n{said}");
+        assert!(said.contains(&format!("GPU cache {}", gpu_cache().display())), "{said}");
+        let record = common::lock_record(dir.path(), profile)["stages"]["train"].clone();
+        let driver = record["environment"]["compute"]["driver"].as_str().unwrap_or_default().to_string();
+        assert!(!driver.is_empty() && driver != "unknown", "no driver in the compute path: {}", record["environment"]["compute"]);
+        reads.push(record["measurements"]["device_reads_per_epoch"].as_f64().expect("the GPU loop measures its reads"));
+        println!("{profile}: {} device reads an epoch, driver {driver}", reads.last().unwrap());
+    }
+    assert_eq!(reads[0], reads[1], "device reads grow with the batches: {reads:?}");
+    assert!(reads[0] <= 8.0, "more reads than the loop's fixed ones: {reads:?}");
+    let files = walkdir::WalkDir::new(gpu_cache()).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).count();
+    assert!(files > 0, "cubecl kept nothing in {}", gpu_cache().display());
+    assert!(!dir.path().join("target").exists(), "cubecl wrote under the project");
+}
+
+/// Every float parameter's values, read now.
+struct Values(Vec<Vec<f32>>);
+
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(values(param.val()));
+    }
+}
+
+fn parameter_values(model: &Cnn) -> Vec<Vec<f32>> {
+    let mut all = Values(Vec::new());
+    model.visit(&mut all);
+    all.0
+}
+
+/// The largest difference between two models' parameters (0: equal).
+fn parameters_apart(a: &Cnn, b: &Cnn) -> f32 {
+    let (a, b) = (parameter_values(a), parameter_values(b));
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| if p == q { 0.0 } else { (p - q).abs().max(f32::MIN_POSITIVE) }))
+        .fold(0.0, f32::max)
+}
+
+/// A checkpoint the GPU loop resumes from is read whole before any tensor
+/// exists: after its files are replaced by another checkpoint's and then
+/// removed, every parameter still has the saved values, and its optimizer
+/// state steps exactly as that of a copy whose files are still there. On
+/// flex and on the Vulkan device.
+#[test]
+fn a_loaded_checkpoint_outlives_its_files() {
+    use repro::training::checkpoint::{self, Checkpoint};
+    use repro::training::schedule::EarlyStopping;
+    let Some(gpu) = vulkan() else { return };
+    let params: repro::stages::train::TrainParams = toml::from_str("label = \"t\"\nepochs = 1").unwrap();
+    let settings = params.settings();
+    for device in [Device::flex(), gpu] {
+        let train_device = device.clone().autodiff();
+        let x = tensor(&random(BATCH * 3 * 32 * 32, 18), [BATCH, 3, 32, 32], &train_device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 4], [BATCH]), &train_device);
+        // The same dropout masks at every step compared.
+        let step = |model: Cnn, optim: &mut burn::optim::ModuleOptimizer| {
+            repro::kernels::dropout::seed_stream(7);
+            let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(&train_device).forward(model.forward(x.clone()), y.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            optim.step(1e-3, model, grads)
+        };
+        let at = |model: Cnn, optimizer| Checkpoint {
+            model,
+            centers: None,
+            optimizer,
+            history: Vec::new(),
+            stopping: EarlyStopping::new(1),
+            stopped_early: false,
+        };
+        let load =
+            |dir: &Path| repro::gpu::checkpoint::load(dir, &settings, &train_device, &|w| panic!("{w}")).unwrap().expect("a checkpoint");
+        let mut optimizer = settings.optimizer.build();
+        let model = step(seeded_model(&train_device), &mut optimizer);
+        let saved = at(model, optimizer);
+        let (dir, kept) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        checkpoint::save(dir.path(), &saved).unwrap();
+        checkpoint::save(kept.path(), &saved).unwrap();
+        let (loaded, control) = (load(dir.path()), load(kept.path()));
+        // Another model's checkpoint over the same files, then none at all.
+        let mut optimizer = settings.optimizer.build();
+        let other = step(step(seeded_model(&train_device), &mut optimizer), &mut optimizer);
+        checkpoint::save(dir.path(), &at(other, optimizer)).unwrap();
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        assert_eq!(parameters_apart(&loaded.model, &saved.model), 0.0, "{device:?}: the parameters changed with the files");
+        let (mut a, mut b) = (loaded.optimizer, control.optimizer);
+        let apart = parameters_apart(&step(loaded.model, &mut a), &step(control.model, &mut b));
+        assert_eq!(apart, 0.0, "{device:?}: a step from the optimizer state differs by {apart:e}");
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 pub fn train(steps: usize, threads: usize, compute: &crate::compute::Compute) -> anyhow::Result<()> {
     let (train_rate, infer_rate) = step_rates(steps, compute)?;
     if compute.kind != crate::compute::BackendKind::Flex {
-        let path: Vec<String> = crate::stages::with_shader_compiler(compute.path()).into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let path: Vec<String> = crate::stages::with_gpu_software(compute.path()).into_iter().map(|(k, v)| format!("{k} {v}")).collect();
         say!("{}: train {train_rate:.1} images/s (batch 64), inference {infer_rate:.1} images/s (batch 256)", path.join(", "));
         return Ok(());
     }

@@ -215,6 +215,10 @@ pub struct BuildArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let threads = cli.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    #[cfg(feature = "vulkan")]
+    if cli.backend == crate::compute::BackendKind::Vulkan {
+        crate::gpu::cache::configure()?;
+    }
     let compute = crate::compute::Compute::open(cli.backend)?;
     if let Command::Bench { what } = &cli.command {
         return crate::bench::run(what, &cli.pipeline, threads, &compute);

@@ -31,9 +31,20 @@ pub fn registry_on(compute: Compute) -> KindRegistry {
     kinds.register(on_threads(gradcam::GradcamKind { compute: compute.clone() }));
     kinds.register(on_threads(report::ReportKind));
     kinds.register(on_threads(sweep::SweepKind));
-    kinds.register(on_threads(train::TrainKind { compute }));
+    kinds.register(Box::new(OnThreads(train_kind(compute))));
     kinds.register(on_threads(tsne::TsneKind));
     kinds
+}
+
+/// Training on `compute`: on Vulkan the GPU loop's kind, which keeps the
+/// device busy (its own entry module, so flex keys never cover it).
+fn train_kind(compute: Arc<Compute>) -> Box<dyn StageKind> {
+    let base = train::TrainKind { compute };
+    #[cfg(feature = "vulkan")]
+    if base.compute.kind == crate::compute::BackendKind::Vulkan {
+        return Box::new(crate::gpu::train_kind::GpuTrainKind { base });
+    }
+    Box::new(base)
 }
 
 /// A kind whose run uses its stage's share of the threads (`ctx.threads`:
@@ -56,7 +67,7 @@ impl StageKind for OnThreads {
         self.0.entry_modules()
     }
     fn compute_path(&self) -> BTreeMap<String, String> {
-        with_shader_compiler(self.0.compute_path())
+        with_gpu_software(self.0.compute_path())
     }
     fn check_params(&self, params: &toml::Table) -> Result<(), ParamError> {
         self.0.check_params(params)
@@ -88,11 +99,15 @@ impl StageKind for OnThreads {
 pub const SHADER_COMPILER: &str = if cfg!(feature = "vulkan-spirv") { "spirv (cubecl)" } else { "wgsl (wgpu)" };
 
 /// A stage's compute path as it enters its key: on Vulkan, with the shader
-/// compiler, so the two features never share a key. Flex paths are as
-/// they were.
-pub fn with_shader_compiler(mut path: BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// compiler and the device's driver and its version, so neither two
+/// compilers nor two drivers share a key. Flex paths are as they were.
+pub fn with_gpu_software(mut path: BTreeMap<String, String>) -> BTreeMap<String, String> {
     if path.get("backend").is_some_and(|b| b == "vulkan") {
         path.insert("shader".into(), SHADER_COMPILER.into());
+        #[cfg(feature = "vulkan")]
+        if let Some(device) = path.get("device").cloned() {
+            path.insert("driver".into(), crate::gpu::driver::driver_of(&device));
+        }
     }
     path
 }
@@ -104,8 +119,8 @@ mod tests {
     #[test]
     fn a_vulkan_path_names_its_shader_compiler_and_flex_is_unchanged() {
         let flex = crate::compute::Compute::flex().path();
-        assert_eq!(with_shader_compiler(flex.clone()), flex);
+        assert_eq!(with_gpu_software(flex.clone()), flex);
         let vulkan = BTreeMap::from([("backend".to_string(), "vulkan".to_string()), ("compiler".to_string(), "x".to_string())]);
-        assert_eq!(with_shader_compiler(vulkan)["shader"], SHADER_COMPILER);
+        assert_eq!(with_gpu_software(vulkan)["shader"], SHADER_COMPILER);
     }
 }

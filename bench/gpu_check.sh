@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared measurement on an NVIDIA GPU machine (issue 32, item 8; at
 # most 8 minutes): `repro bench train` and `bench epoch` on the Vulkan
-# backend, and eager PyTorch's epoch on the same GPU in the same run.
+# backend, eager PyTorch's epoch on the same GPU in the same run, and one
+# training against eight at once.
 # Expects, beside the checkout (ignored folders, carried): gpu-bin/repro.xz
 # (a stripped `--features vulkan` build) and .gl/*.deb (the Vulkan loader).
 # Results go to $OUT (or ./gpu-results).
@@ -28,3 +29,10 @@ run() { # NAME SECONDS COMMAND...: its output to $OUT/NAME.txt, time included
 run bench-train 150 "$repro" --backend vulkan bench train --steps 40
 run bench-epoch 200 "$repro" --backend vulkan bench epoch --batches "$batches" --eval-images "$eval_images" --epochs 2
 run torch-epoch 90 python3 bench/torch_gpu_epoch.py --train $((batches * 64)) --eval "$eval_images" --epochs 3
+# Stages sharing one GPU (item 2): one full-size training epoch alone, then
+# eight at once (bench/gpu-jobs.toml, synthetic data: nothing to carry).
+jobs_dir="$(mktemp -d)"
+cp bench/gpu-jobs.toml "$jobs_dir/pipeline.toml"
+run data 60 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage data --no-remote"
+run jobs-1 120 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage t0 --no-remote"
+run jobs-8 300 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage t1 t2 t3 t4 t5 t6 t7 t8 --jobs 8 --no-remote"

@@ -8,8 +8,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub struct Resident {
     /// [N, 3, 32, 32] in 0..1, converted on the host exactly as a host
-    /// batch is (a device's division may round differently).
-    images: Tensor<4>,
+    /// batch is (a device's division may round differently); `None` when
+    /// only the labels are kept (augmented batches come from the host).
+    images: Option<Tensor<4>>,
     labels: Tensor<1, Int>,
     len: usize,
 }
@@ -17,7 +18,12 @@ pub struct Resident {
 impl Resident {
     pub fn upload(split: &Split, device: &Device) -> Resident {
         let all: Vec<usize> = (0..split.len()).collect();
-        Resident { images: batch_images(split, &all, None, device), labels: batch_labels(split, &all, device), len: split.len() }
+        Resident { images: Some(batch_images(split, &all, None, device)), ..Resident::labels_only(split, device) }
+    }
+
+    pub fn labels_only(split: &Split, device: &Device) -> Resident {
+        let all: Vec<usize> = (0..split.len()).collect();
+        Resident { images: None, labels: batch_labels(split, &all, device), len: split.len() }
     }
 
     pub fn len(&self) -> usize {
@@ -35,7 +41,7 @@ impl Resident {
     /// The images and labels at `indices`, gathered on the device.
     pub fn gather(&self, indices: &[usize]) -> (Tensor<4>, Tensor<1, Int>) {
         let index = self.index(indices);
-        (self.images.clone().select(0, index.clone()), self.labels.clone().select(0, index))
+        (self.images().select(0, index.clone()), self.labels.clone().select(0, index))
     }
 
     /// The labels at `indices`.
@@ -45,7 +51,11 @@ impl Resident {
 
     /// Items `start..start + len`, a view of the device copy.
     pub fn range(&self, start: usize, len: usize) -> (Tensor<4>, Tensor<1, Int>) {
-        (self.images.clone().narrow(0, start, len), self.labels.clone().narrow(0, start, len))
+        (self.images().narrow(0, start, len), self.labels.clone().narrow(0, start, len))
+    }
+
+    fn images(&self) -> Tensor<4> {
+        self.images.clone().expect("a split uploaded with its images")
     }
 
     fn index(&self, indices: &[usize]) -> Tensor<1, Int> {

@@ -272,7 +272,11 @@ pub fn train(
             None => fresh_start(settings, train, device, &train_device, report),
         };
     let started = Instant::now();
-    let (train_data, test_data) = (Resident::upload(train, &train_device), Resident::upload(test, device));
+    let train_data = match settings.augment {
+        Some(_) => Resident::labels_only(train, &train_device),
+        None => Resident::upload(train, &train_device),
+    };
+    let test_data = Resident::upload(test, device);
     (report.log)(format!("datasets uploaded to the device in {:.1} s", started.elapsed().as_secs_f64()));
     let source = Source { split: train, resident: &train_data, augment: settings.augment.as_ref() };
     let mut w = Weights { model, centers, optimizer };

@@ -464,3 +464,24 @@ fn a_loaded_checkpoint_outlives_its_files() {
         assert_eq!(apart, 0.0, "{device:?}: a step from the optimizer state differs by {apart:e}");
     }
 }
+
+/// The GPU loop reads its losses once an epoch, yet a non-finite one still
+/// fails the stage naming the epoch and the batch, and nothing of that
+/// epoch is saved.
+#[test]
+fn a_non_finite_loss_on_the_gpu_fails_naming_epoch_and_batch_and_saves_nothing() {
+    let Some(device) = vulkan() else { return };
+    let params: repro::stages::train::TrainParams = toml::from_str(
+        "label = \"t\"\nepochs = 1\nbatch_size = 4\neval_batch_size = 8\nlr = 1e30\nseed = 5\ncenter_weight = 1.0\ncenter_init_sample = 16",
+    )
+    .unwrap();
+    let data = repro::data::synthetic::generate(16, 8, 2);
+    let ckpt = tempfile::tempdir().unwrap();
+    let (bar, log) = (|_: u64, _: &str| repro_engine::events::Progress::hidden(), |_: String| {});
+    let report = repro::training::Reporter { bar: &bar, log: &log };
+    // An absurd learning rate blows the weights up after the first step.
+    let result = repro::gpu::trainer::train(&params.settings(), &data.train, &data.test, &device, ckpt.path(), &report);
+    let err = format!("{:#}", result.err().expect("training must fail"));
+    assert!(err.contains("non-finite loss") && err.contains("at epoch 1 batch 2"), "{err}");
+    assert!(!ckpt.path().join("latest").exists(), "no checkpoint holds the poisoned weights");
+}

@@ -7,7 +7,9 @@
 //! so no tensor can outlive, or see a change to, its file.
 //!
 //! Slots are written by `training::checkpoint::save`, the same layout as
-//! flex's (`epoch-N/` with `digests.json` last).
+//! flex's (`epoch-N/` with `digests.json` last). The slot walk below copies
+//! that file's private one: changing it to share would move every flex
+//! training's key.
 
 use crate::model::Cnn;
 use crate::training::center_loss::Centers;

@@ -182,6 +182,7 @@ struct Weights {
 
 /// What one epoch's steps leave on the host, after its single read.
 struct EpochSteps {
+    lr: f64,
     loss_sum: f64,
     correct: i64,
     seen: usize,
@@ -248,7 +249,7 @@ fn epoch_steps(
         );
     }
     let loss_sum = losses.iter().zip(&sizes).map(|(&l, &n)| l as f64 * n as f64).sum();
-    Ok((w, EpochSteps { loss_sum, correct, seen: sizes.iter().sum() }))
+    Ok((w, EpochSteps { lr, loss_sum, correct, seen: sizes.iter().sum() }))
 }
 
 /// Trains on `train`, validating on `test` after each epoch, on a GPU
@@ -292,7 +293,7 @@ pub fn train(
         let val = evaluate(&w.model.valid(), &test_data, settings.eval_batch_size, &reads);
         let row = EpochRow {
             epoch: epoch + 1,
-            lr: learning_rate(settings.lr, &settings.lr_schedule, epoch),
+            lr: steps.lr,
             train_loss: steps.loss_sum / steps.seen.max(1) as f64,
             train_accuracy: steps.correct as f64 / steps.seen.max(1) as f64,
             val_loss: val.loss,

@@ -26,6 +26,24 @@ pub struct SourceRow {
     pub envs: &'static [&'static str],
 }
 
+impl SourceRow {
+    /// A Rust file that refers to nothing: the start of a hand-made row.
+    pub const fn module_file(path: &'static str, module: &'static str, digest: &'static str) -> SourceRow {
+        SourceRow {
+            path,
+            digest,
+            module: Some(module),
+            mods: &[],
+            gated: &[],
+            paths: &[],
+            bindings: &[],
+            crates: &[],
+            includes: &[],
+            envs: &[],
+        }
+    }
+}
+
 /// A resolved crate graph: `(name, version, indices of dependencies)`.
 pub type CrateGraph<'a> = &'a [(&'a str, &'a str, &'a [usize])];
 
@@ -227,18 +245,7 @@ mod tests {
     const WITH_WGPU: CrateGraph = &[("burn", "0.22.1", &[1, 2]), ("burn-flex", "0.22.1", &[]), ("wgpu", "26.0.1", &[])];
 
     fn tree() -> SourceTree<'static> {
-        const ROWS: &[SourceRow] = &[SourceRow {
-            path: "src/lib.rs",
-            digest: "d",
-            module: Some(""),
-            mods: &[],
-            gated: &[],
-            paths: &[],
-            bindings: &[],
-            crates: &["burn"],
-            includes: &[],
-            envs: &[],
-        }];
+        const ROWS: &[SourceRow] = &[SourceRow { crates: &["burn"], ..SourceRow::module_file("src/lib.rs", "", "d") }];
         SourceTree {
             sources: ROWS,
             direct_deps: &[("burn", "burn", "\"0.22.1\"")],
@@ -261,18 +268,7 @@ mod tests {
     }
 
     fn row(path: &'static str, module: &'static str) -> SourceRow {
-        SourceRow {
-            path,
-            digest: path,
-            module: Some(module),
-            mods: &[],
-            gated: &[],
-            paths: &[],
-            bindings: &[],
-            crates: &[],
-            includes: &[],
-            envs: &[],
-        }
+        SourceRow::module_file(path, module, path)
     }
 
     /// lib.rs declares `gpu` under the vulkan feature; `train` names an

@@ -102,23 +102,10 @@ fn kinds() -> KindRegistry {
     k
 }
 
-const fn row(path: &'static str, module: &'static str, digest: &'static str) -> SourceRow {
-    SourceRow {
-        path,
-        digest,
-        module: Some(module),
-        mods: &[],
-        gated: &[],
-        paths: &[],
-        bindings: &[],
-        crates: &[],
-        includes: &[],
-        envs: &[],
-    }
-}
-
-const SOURCES: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c1")];
-const SOURCES_CONCAT_CHANGED: &[SourceRow] = &[row("src/emit.rs", "emit", "e1"), row("src/concat.rs", "concat", "c2")];
+const SOURCES: &[SourceRow] =
+    &[SourceRow::module_file("src/emit.rs", "emit", "e1"), SourceRow::module_file("src/concat.rs", "concat", "c1")];
+const SOURCES_CONCAT_CHANGED: &[SourceRow] =
+    &[SourceRow::module_file("src/emit.rs", "emit", "e1"), SourceRow::module_file("src/concat.rs", "concat", "c2")];
 
 fn tree(rows: &'static [SourceRow], rustc: &'static str) -> SourceTree<'static> {
     SourceTree { sources: rows, direct_deps: &[], locked: &[], backends: &[], package_version: "0.1.0", rustc }

@@ -77,18 +77,7 @@ fn kinds() -> KindRegistry {
     k
 }
 
-const SOURCES: &[SourceRow] = &[SourceRow {
-    path: "src/meet.rs",
-    digest: "m1",
-    module: Some("meet"),
-    mods: &[],
-    gated: &[],
-    paths: &[],
-    bindings: &[],
-    crates: &[],
-    includes: &[],
-    envs: &[],
-}];
+const SOURCES: &[SourceRow] = &[SourceRow::module_file("src/meet.rs", "meet", "m1")];
 
 fn pipeline(dir: &Path, stages: &str) -> Pipeline {
     let file = dir.join("pipeline.toml");

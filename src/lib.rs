@@ -14,6 +14,7 @@ pub mod framed;
 #[cfg(feature = "vulkan")]
 pub mod gpu;
 pub mod gradcam;
+pub mod kernel_prints;
 pub mod kernels;
 pub mod model;
 pub mod stages;

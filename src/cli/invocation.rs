@@ -69,6 +69,11 @@ impl Invocation {
             .threads(self.threads)
             .overrides(target.overrides.clone())
             .remote(self.remote(target)?);
+        // The battery runs flex's kernels: other backends keep token keys.
+        let engine = match self.backend {
+            BackendKind::Flex => engine.behaviour(Arc::new(crate::kernel_prints::KernelBattery::flex())),
+            _ => engine,
+        };
         if !target.overrides.is_empty() {
             engine.check_params().map_err(|(stage, e)| self.override_error(target, &stage, e))?;
         }

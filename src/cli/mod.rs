@@ -8,6 +8,7 @@ mod gc;
 mod invocation;
 mod pull;
 mod push;
+mod rekey;
 mod status;
 mod verify;
 
@@ -80,6 +81,17 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         stages: Vec<String>,
+    },
+    /// Carries the remote's runs and checkpoints of the profile's stages
+    /// from the keys that covered the kernels' source to the keys that
+    /// cover what they compute, each only where this binary recomputes
+    /// its old key exactly (README: "Cache keys").
+    Rekey {
+        #[command(flatten)]
+        selection: Selection,
+        /// Lists what would be carried, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Fetches, verified, what a build of the profile (or of STAGE...) can
     /// restore from the remote instead of running it.
@@ -238,6 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { build: args, update } => verify::verify(&at, &args, update),
         Command::Push { selection, dry_run, stages } => push::push(&at, &selection, &stages, dry_run),
         Command::Pull { selection, stages } => pull::pull(&at, &selection, &stages),
+        Command::Rekey { selection, dry_run } => rekey::rekey(&at, &selection, dry_run),
         Command::Diff { a, b, json, all } => diff::diff(&at, a, b, json, all),
         Command::Job { stage, selection, build_dir, force } => {
             let target = at.target(&selection)?;

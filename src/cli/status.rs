@@ -15,10 +15,11 @@ pub fn status(at: &Invocation, selection: &Selection, rehash: bool) -> anyhow::R
     let none = BTreeSet::new();
     if !rehash {
         super::build::print_states(&engine.status(&[], &none)?);
-        return Ok(());
+        return kernels_line(&engine);
     }
     let (outcomes, failed) = engine.status_rehashing(&[], &none)?;
     super::build::print_states(&outcomes);
+    kernels_line(&engine)?;
     // A health check for scripts: damage found is a failure.
     anyhow::ensure!(
         failed.is_empty(),
@@ -37,4 +38,19 @@ fn environment_line(at: &Invocation, engine: &Engine) -> String {
     let sources = engine.sources();
     let burn = sources.locked.iter().find(|(n, _, _)| *n == "burn").map_or("?", |(_, v, _)| v);
     format!("built with {}, burn {burn}; compute path: {}", sources.rustc, compute.join(", "))
+}
+
+/// Each model stage's kernel fingerprint (one digest over its prints), as
+/// its record keeps it beside the compute path.
+fn kernels_line(engine: &Engine) -> anyhow::Result<()> {
+    let keys = engine.keys(&[])?;
+    let keyed: Vec<String> = keys
+        .iter()
+        .filter(|k| !k.environment.kernels.is_empty())
+        .map(|k| format!("{} {} ({} kernel shapes)", k.stage, &k.environment.kernel_fingerprint()[..12], k.environment.kernels.len()))
+        .collect();
+    if !keyed.is_empty() {
+        say!("kernels keyed by what they compute: {}", keyed.join(", "));
+    }
+    Ok(())
 }

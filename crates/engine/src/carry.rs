@@ -25,6 +25,9 @@ pub struct CheckpointEntry {
     pub fingerprint: Fingerprint,
     /// Path relative to the checkpoint folder -> its object.
     pub files: BTreeMap<String, ObjectRef>,
+    /// Set when carried to this key from an older one (`rekey.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<crate::record::Carried>,
 }
 
 impl CheckpointEntry {
@@ -68,7 +71,7 @@ pub fn push_checkpoint(
         return Ok(None);
     }
     let scratch = store.scratch_dir(&format!("{stage}-checkpoint"))?;
-    let mut entry = CheckpointEntry { stage: stage.to_string(), fingerprint: fingerprint.clone(), files: BTreeMap::new() };
+    let mut entry = CheckpointEntry { stage: stage.to_string(), fingerprint: fingerprint.clone(), files: BTreeMap::new(), carried: None };
     let mut moved = Transfer::default();
     for (rel, path) in files_of(&dir)? {
         let copy = scratch.join(entry.files.len().to_string());

@@ -92,6 +92,14 @@ pub fn environment_reasons(old: &Environment, new: &Environment) -> Vec<Reason> 
     if !compute.is_empty() {
         reasons.push(Reason::ComputePathChanged(compute));
     }
+    if old.kernels.is_empty() && !new.kernels.is_empty() {
+        reasons.push(Reason::KernelsNowByBehaviour);
+    } else {
+        let kernels: Vec<String> = map_diff(&old.kernels, &new.kernels).into_iter().map(|c| c.key).collect();
+        if !kernels.is_empty() {
+            reasons.push(Reason::KernelsChanged(kernels));
+        }
+    }
     reasons
 }
 
@@ -143,11 +151,13 @@ mod tests {
             rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
             crates: [("burn".to_string(), "0.22.1".to_string())].into(),
             compute: [("conv".to_string(), "direct-avx512".to_string())].into(),
+            kernels: Default::default(),
         };
         let new = Environment {
             rustc: "rustc 1.96.0 (0123456 2026-06-01)".into(),
             crates: [("burn".to_string(), "0.22.2".to_string())].into(),
             compute: [("conv".to_string(), "im2col-gemm".to_string())].into(),
+            kernels: Default::default(),
         };
         let text: Vec<String> = environment_reasons(&old, &new).iter().map(Reason::to_string).collect();
         assert_eq!(
@@ -159,6 +169,32 @@ mod tests {
             ]
         );
         assert!(environment_reasons(&old, &old).is_empty());
+    }
+
+    /// A kernel computing differently is named with its shape; kernels
+    /// appearing where the record had none say the key scheme changed.
+    #[test]
+    fn kernel_changes_name_the_kernel_and_shape() {
+        let with = |prints: &[(&str, &str)]| Environment {
+            kernels: prints.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Default::default()
+        };
+        let old = with(&[("conv forward at 64x64x32x32->64", "aa"), ("pool forward at 64x64x32x32", "bb")]);
+        let new = with(&[("conv forward at 64x64x32x32->64", "cc"), ("pool forward at 64x64x32x32", "bb")]);
+        let text: Vec<String> = environment_reasons(&old, &new).iter().map(Reason::to_string).collect();
+        assert_eq!(text, vec!["kernels compute differently: conv forward at 64x64x32x32->64"]);
+        assert_eq!(environment_reasons(&with(&[]), &new), vec![Reason::KernelsNowByBehaviour]);
+        assert!(environment_reasons(&new, &new).is_empty());
+        assert_ne!(old.kernel_fingerprint(), new.kernel_fingerprint());
+        assert_eq!(with(&[]).kernel_fingerprint(), "");
+    }
+
+    /// An environment without kernels serialises as before this field
+    /// existed, so the keys of stages without them do not move.
+    #[test]
+    fn an_environment_without_kernels_serialises_as_before() {
+        let env = Environment { rustc: "r".into(), ..Default::default() };
+        assert_eq!(serde_json::to_string(&env).unwrap(), r#"{"rustc":"r","crates":{},"compute":{}}"#);
     }
 
     #[test]

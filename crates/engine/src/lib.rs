@@ -8,6 +8,7 @@
 //! the caller renders.
 
 pub mod api;
+pub mod behaviour;
 pub mod build;
 pub mod carry;
 pub mod code_version;
@@ -26,6 +27,7 @@ pub mod lock;
 pub mod pipeline;
 pub mod reason;
 pub mod record;
+pub mod rekey;
 pub mod remote;
 pub mod remote_gc;
 pub mod runner;

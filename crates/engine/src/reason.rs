@@ -18,6 +18,12 @@ pub enum Reason {
     },
     DependencyChanged(Vec<Change>),
     ComputePathChanged(Vec<Change>),
+    /// Kernels (at the named shapes) whose outputs on the battery differ,
+    /// were added or dropped (`behaviour.rs`).
+    KernelsChanged(Vec<String>),
+    /// The record predates kernel fingerprints: its key covered the
+    /// kernels' tokens.
+    KernelsNowByBehaviour,
     ParamsChanged(Vec<Change>),
     /// File parameters whose content changed.
     InputFileChanged(Vec<String>),
@@ -80,6 +86,11 @@ impl fmt::Display for Reason {
                 let shown: Vec<String> = changes.iter().map(|c| c.show("(none)")).collect();
                 write!(f, "compute path changed: {}", shown.join(", "))
             }
+            Reason::KernelsChanged(kernels) => match kernels.len() {
+                0..=3 => write!(f, "kernels compute differently: {}", kernels.join(", ")),
+                n => write!(f, "kernels compute differently: {} and {} more", kernels[..3].join(", "), n - 3),
+            },
+            Reason::KernelsNowByBehaviour => f.write_str("kernels now keyed by what they compute (the record keyed their source)"),
             Reason::ParamsChanged(changes) => write!(f, "params changed: {}", joined(changes)),
             Reason::InputFileChanged(keys) => write!(f, "input file changed: {}", keys.join(", ")),
             Reason::InputChanged(stages) => write!(f, "input changed: {}", stages.join(", ")),

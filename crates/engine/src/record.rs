@@ -32,6 +32,23 @@ pub struct StageRecord {
     /// Timings the stage measured (outside the fingerprint).
     #[serde(default)]
     pub measurements: BTreeMap<String, f64>,
+    /// Set when this entry was carried to its key from an older one
+    /// (`rekey.rs`): the evidence that the same code computed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<Carried>,
+}
+
+/// Evidence that a run or checkpoint under a new key was computed by this
+/// very code: its old key, recomputed by the binary that carried it from
+/// the same tokens, crates, compiler, compute path, params and inputs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Carried {
+    pub from: Fingerprint,
+    /// The old key's code version (over every file's tokens, kernels included).
+    pub code_version: String,
+    pub environment: Environment,
+    /// The engine version that checked and carried it.
+    pub by: String,
 }
 
 /// `output -> sha256` of a stage's outputs: what its dependents consume.
@@ -57,6 +74,24 @@ pub struct Environment {
     pub crates: BTreeMap<String, String>,
     /// Backend, kernel path and CPU level, for kinds whose numbers depend on them.
     pub compute: BTreeMap<String, String>,
+    /// `kernel at shape -> sha256 of its outputs on the battery`, computed
+    /// here, for stages whose kernels are keyed by behaviour
+    /// (`behaviour.rs`); their files then leave the code version. Absent
+    /// otherwise, so other keys read as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kernels: BTreeMap<String, String>,
+}
+
+impl Environment {
+    /// One digest for all of `kernels` (empty when there are none), as
+    /// provenance shows it beside the compute path.
+    pub fn kernel_fingerprint(&self) -> String {
+        if self.kernels.is_empty() {
+            return String::new();
+        }
+        let text: String = self.kernels.iter().map(|(k, d)| format!("{k} {d}\n")).collect();
+        super::hashing::sha256_hex(text.as_bytes())
+    }
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -1,7 +1,8 @@
 //! Decides which stages are stale and why, runs them in order, records
 //! their outputs, and exports finished outputs where the pipeline asks.
 
-use super::code_version::SourceTree;
+use super::behaviour::{self, BehaviourKeys, KeyScheme};
+use super::code_version::{Closure, SourceTree};
 use super::dag;
 use super::events::{Event, Reporter};
 use super::fingerprint::{self, Fingerprint, FingerprintInput};
@@ -37,6 +38,8 @@ pub struct Engine<'a> {
     /// Each kind's code, derived once per engine (it depends only on the
     /// binary, the kind and its compute path).
     code: std::sync::Mutex<BTreeMap<String, Arc<KindCode>>>,
+    /// Keys kernels by what they compute (`behaviour.rs`); none: by tokens.
+    pub(crate) behaviour: Option<Arc<dyn BehaviourKeys>>,
 }
 
 /// What a kind's code is made of, and the environment it enters keys with.
@@ -44,6 +47,9 @@ struct KindCode {
     version: String,
     files: BTreeMap<String, String>,
     environment: Environment,
+    /// The version and files without those keyed by behaviour, when the
+    /// closure reaches any.
+    by_behaviour: Option<(String, BTreeMap<String, String>)>,
 }
 
 impl<'a> Engine<'a> {
@@ -55,8 +61,13 @@ impl<'a> Engine<'a> {
         reporter: Arc<dyn Reporter>,
     ) -> Engine<'a> {
         let (threads, overrides, remote) = (1, BTreeMap::new(), None);
-        let code = Default::default();
-        Engine { pipeline, kinds, sources, profile: profile.to_string(), threads, overrides, reporter, remote, code }
+        let (code, behaviour) = (Default::default(), None);
+        Engine { pipeline, kinds, sources, profile: profile.to_string(), threads, overrides, reporter, remote, code, behaviour }
+    }
+
+    /// Keys the files under `keys.prefix()` by their outputs on a battery.
+    pub fn behaviour(self, keys: Arc<dyn BehaviourKeys>) -> Engine<'a> {
+        Engine { behaviour: Some(keys), code: Default::default(), ..self }
     }
 
     /// Threads a stage may use (shared by the stages of `--jobs`).
@@ -133,15 +144,23 @@ impl std::fmt::Display for State {
 #[derive(Clone)]
 pub(crate) struct Planned {
     pub(crate) fingerprint: Fingerprint,
-    code_version: String,
-    code_files: BTreeMap<String, String>,
-    environment: Environment,
-    params: serde_json::Value,
-    inputs: BTreeMap<String, BTreeMap<String, String>>,
+    pub(crate) code_version: String,
+    pub(crate) code_files: BTreeMap<String, String>,
+    pub(crate) environment: Environment,
+    pub(crate) params: serde_json::Value,
+    pub(crate) inputs: BTreeMap<String, BTreeMap<String, String>>,
     input_names: BTreeMap<String, toml::Table>,
     pub(crate) table: toml::Table,
     files: BTreeMap<String, PathBuf>,
     file_digests: BTreeMap<String, String>,
+}
+
+/// A stage's key as planned (`Engine::keys`).
+#[derive(Clone, Debug)]
+pub struct PlannedKey {
+    pub stage: String,
+    pub fingerprint: Fingerprint,
+    pub environment: Environment,
 }
 
 /// A stage as the survey found it.
@@ -189,6 +208,16 @@ impl Engine<'_> {
     }
 
     pub(crate) fn plan(&self, store: &Store, name: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>) -> anyhow::Result<Planned> {
+        self.plan_in(store, name, outputs, KeyScheme::Behaviour)
+    }
+
+    pub(crate) fn plan_in(
+        &self,
+        store: &Store,
+        name: &str,
+        outputs: &BTreeMap<String, BTreeMap<String, String>>,
+        scheme: KeyScheme,
+    ) -> anyhow::Result<Planned> {
         let stage = self.pipeline.stage(name).expect("stage names are checked");
         let kind = self.kinds.get(&stage.kind).expect("kinds are checked at load");
         let table = self.params_of(name);
@@ -211,7 +240,7 @@ impl Engine<'_> {
         let input_names: BTreeMap<_, _> =
             stage.depends_on.iter().map(|d| (d.clone(), self.display_of(d))).filter(|(_, t)| !t.is_empty()).collect();
         let code = self.kind_code(&stage.kind)?;
-        let (code_version, environment) = (code.version.clone(), code.environment.clone());
+        let (code_version, code_files, environment) = self.keyed_code(name, &code, &table, scheme)?;
         let profile = kind.uses_profile_name().then_some(self.profile.as_str());
         let fp = fingerprint::fingerprint(&FingerprintInput {
             kind: &stage.kind,
@@ -222,18 +251,7 @@ impl Engine<'_> {
             input_names: &input_names,
             profile,
         });
-        Ok(Planned {
-            fingerprint: fp,
-            code_version,
-            code_files: code.files.clone(),
-            environment,
-            params,
-            inputs,
-            input_names,
-            table,
-            files,
-            file_digests,
-        })
+        Ok(Planned { fingerprint: fp, code_version, code_files, environment, params, inputs, input_names, table, files, file_digests })
     }
 
     /// The code version, closure files and environment of `kind`.
@@ -246,10 +264,42 @@ impl Engine<'_> {
         let backend = compute.get("backend").map(String::as_str);
         let sources = self.sources.for_backend(backend);
         let closure = sources.closure_on(kind.entry_modules(), backend).map_err(|e| anyhow::anyhow!("kind `{name}`: {e}"))?;
-        let environment = Environment { rustc: self.sources.rustc.to_string(), crates: sources.crate_versions(&closure), compute };
-        let code = Arc::new(KindCode { version: closure.version(name), files: closure.files, environment });
+        let environment = Environment {
+            rustc: self.sources.rustc.to_string(),
+            crates: sources.crate_versions(&closure),
+            compute,
+            kernels: Default::default(),
+        };
+        let by_behaviour =
+            self.behaviour.as_ref().map(|b| b.prefix()).filter(|p| closure.files.keys().any(|f| f.starts_with(p))).map(|p| {
+                let files = behaviour::without_prefix(&closure.files, p);
+                (Closure { files: files.clone(), ..Default::default() }.version(name), files)
+            });
+        let code = Arc::new(KindCode { version: closure.version(name), files: closure.files, environment, by_behaviour });
         self.code.lock().expect("code cache").insert(name.to_string(), code.clone());
         Ok(code)
+    }
+
+    /// Stage `name`'s code version, closure files and environment under
+    /// `scheme`: by behaviour where the battery covers the stage (files
+    /// under the prefix out, their prints in), else by tokens.
+    fn keyed_code(
+        &self,
+        name: &str,
+        code: &KindCode,
+        table: &toml::Table,
+        scheme: KeyScheme,
+    ) -> anyhow::Result<(String, BTreeMap<String, String>, Environment)> {
+        let tokens = || Ok((code.version.clone(), code.files.clone(), code.environment.clone()));
+        let (Some(keys), Some((version, files)), KeyScheme::Behaviour) = (&self.behaviour, &code.by_behaviour, scheme) else {
+            return tokens();
+        };
+        let stage = self.pipeline.stage(name).expect("stage names are checked");
+        let tables = dag::upstream_tables(self.pipeline, name, |decl| self.params_of(&decl.name));
+        let upstream: Vec<Upstream> = tables.iter().map(|(s, k, p)| Upstream { stage: s, kind: k, params: p }).collect();
+        let prints = keys.prints(&stage.kind, table, &upstream).with_context(|| format!("stage `{name}`: kernel fingerprints"))?;
+        let Some(kernels) = prints else { return tokens() };
+        Ok((version.clone(), files.clone(), Environment { kernels, ..code.environment.clone() }))
     }
 
     /// Every stage's effective parameters (command-line overrides
@@ -284,7 +334,13 @@ impl Engine<'_> {
         }
         let mut reasons = Vec::new();
         if old.code_version != plan.code_version {
-            reasons.push(fingerprint::code_reason(&old.code_files, &plan.code_files));
+            // Files keyed by behaviour are told by their prints, not as code.
+            let prefix = self.behaviour.as_ref().map(|b| b.prefix()).filter(|_| !plan.environment.kernels.is_empty());
+            let files = |f: &BTreeMap<String, String>| prefix.map_or_else(|| f.clone(), |p| behaviour::without_prefix(f, p));
+            match fingerprint::code_reason(&files(&old.code_files), &files(&plan.code_files)) {
+                Reason::CodeChanged(changed) if changed.is_empty() && prefix.is_some() => {}
+                reason => reasons.push(reason),
+            }
         }
         reasons.extend(fingerprint::environment_reasons(&old.environment, &plan.environment));
         reasons.extend(fingerprint::param_reasons(name, &old.params, &plan.params));
@@ -354,6 +410,19 @@ impl Engine<'_> {
             result.push(Surveyed { name, plan, state });
         }
         Ok(result)
+    }
+
+    /// Each stage's key and environment as planned now, in build order
+    /// (for stages whose upstream is not built, its recorded or cached
+    /// outputs stand in, as in `status`).
+    pub fn keys(&self, targets: &[String]) -> anyhow::Result<Vec<PlannedKey>> {
+        let store = self.open_store()?;
+        let record = BuildRecord::load(store.root(), &self.profile)?;
+        let surveyed = self.survey(&store, &record, targets, &BTreeSet::new())?;
+        Ok(surveyed
+            .into_iter()
+            .map(|s| PlannedKey { stage: s.name, fingerprint: s.plan.fingerprint, environment: s.plan.environment })
+            .collect())
     }
 
     /// Each stage's state, without running anything (status, dry run).
@@ -545,6 +614,7 @@ impl Engine<'_> {
             code_files: plan.code_files.clone(),
             environment: plan.environment.clone(),
             measurements: ctx.measurements.into_inner().unwrap_or_default(),
+            carried: None,
         };
         record::remember_run(store.root(), &done)?;
         let _ = std::fs::remove_dir_all(&ctx.checkpoint_dir);

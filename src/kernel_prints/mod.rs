@@ -1,0 +1,74 @@
+//! Kernel fingerprints: the model stages' keys cover what `src/kernels/`
+//! computes, not how its source reads (`repro_engine::behaviour`). Each
+//! kernel a stage runs, at each shape it runs it (`workload`, `probe`), is
+//! run here on seeded inputs (`values`) and its outputs hashed (`runner`);
+//! the digests are cached per binary, compute path and probe (`cache`).
+
+pub mod cache;
+pub mod probe;
+pub mod runner;
+pub mod values;
+pub mod workload;
+
+use probe::Probe;
+use repro_engine::behaviour::{BehaviourKeys, KernelPrints};
+use repro_engine::stage::Upstream;
+use runner::ProbeRunner;
+use std::sync::Arc;
+
+/// The files keyed by behaviour.
+pub const KERNEL_SOURCES: &str = "src/kernels/";
+
+/// Runs the probes of each stage's workload (or reads their cached prints).
+pub struct KernelBattery {
+    runner: Arc<dyn ProbeRunner>,
+    cache: cache::PrintCache,
+}
+
+impl KernelBattery {
+    /// The model's own kernels on this machine's flex path, cached under
+    /// the user's cache folder (`cache::default_dir`).
+    pub fn flex() -> KernelBattery {
+        KernelBattery::new(Arc::new(runner::FlexKernels), cache::default_dir())
+    }
+
+    /// `runner`'s prints, cached in `dir` (none: not kept between processes).
+    pub fn new(runner: Arc<dyn ProbeRunner>, dir: Option<std::path::PathBuf>) -> KernelBattery {
+        let cache = cache::PrintCache::open(dir, &runner.id());
+        KernelBattery { runner, cache }
+    }
+
+    /// `probe -> sha256 of its outputs`, each computed once.
+    pub fn prints_of(&self, probes: &[Probe]) -> anyhow::Result<KernelPrints> {
+        let mut out = KernelPrints::new();
+        let mut fresh = false;
+        for probe in probes {
+            let name = probe.to_string();
+            let digest = match self.cache.get(&name) {
+                Some(digest) => digest,
+                None => {
+                    fresh = true;
+                    let digest = runner::digest(&self.runner.run(probe));
+                    self.cache.insert(&name, &digest);
+                    digest
+                }
+            };
+            out.insert(name, digest);
+        }
+        if fresh {
+            self.cache.save()?;
+        }
+        Ok(out)
+    }
+}
+
+impl BehaviourKeys for KernelBattery {
+    fn prefix(&self) -> &str {
+        KERNEL_SOURCES
+    }
+
+    fn prints(&self, kind: &str, params: &toml::Table, upstream: &[Upstream]) -> anyhow::Result<Option<KernelPrints>> {
+        let Some(workload) = workload::Workload::of(kind, params, upstream)? else { return Ok(None) };
+        self.prints_of(&workload.probes()).map(Some)
+    }
+}

@@ -425,3 +425,40 @@ fn a_published_run_is_carried_only_when_its_old_key_is_recomputed() {
     let old_entry = repro_engine::carry::remote_checkpoint(remote.as_ref(), &old_c).unwrap().unwrap();
     assert_eq!(carried.files, old_entry.files);
 }
+
+/// Counts the probes it runs (the model's kernels behind it).
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl ProbeRunner for Counting {
+    fn id(&self) -> String {
+        "flex kernels, counted".into()
+    }
+    fn run(&self, probe: &Probe) -> Vec<Vec<f32>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        run_flex(probe)
+    }
+}
+
+/// (2) A binary computes each print once: a second battery on the same
+/// cache folder (the next `repro status`) runs no probe and gives the same
+/// prints; a damaged cache file is recomputed, not trusted.
+#[test]
+fn prints_are_computed_once_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let workload = Workload { model: repro::model::CnnConfig::default(), passes: [(Mode::Eval, 2), (Mode::Train, 2)].into() };
+    let run = || {
+        let counting = Arc::new(Counting(Default::default()));
+        let prints = KernelBattery::new(counting.clone(), Some(dir.path().to_path_buf())).prints_of_workload(&workload).unwrap();
+        (prints, counting.0.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let (first, ran) = run();
+    assert_eq!(ran, workload.probes().len());
+    assert!(ran > 20, "{ran} probes");
+    let (second, ran_again) = run();
+    assert_eq!((second, ran_again), (first.clone(), 0));
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::write(file.unwrap().path(), "{ damaged").unwrap();
+    }
+    let (third, recomputed) = run();
+    assert_eq!((third, recomputed), (first, ran));
+}

@@ -9,6 +9,7 @@ pub mod hash;
 pub mod layers;
 pub mod noop;
 pub mod pca;
+pub mod prints;
 pub mod train;
 pub mod tsne;
 
@@ -29,6 +30,14 @@ pub enum BenchWhat {
         #[arg(long, default_value = "smoke")]
         profile: String,
         #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// Planning a profile's keys by tokens (the baseline) against by kernel
+    /// prints, computed (a binary's first call) and cached.
+    Prints {
+        #[arg(long, default_value = "full")]
+        profile: String,
+        #[arg(long, default_value_t = 5)]
         runs: usize,
     },
     /// Time to load and decode a local CIFAR-10 source (e.g. the JPEG copy).
@@ -88,6 +97,7 @@ pub fn run(what: &BenchWhat, pipeline: &Path, threads: usize, compute: &crate::c
     match what {
         BenchWhat::Hash { file, size_mb } => hash::hash(file.clone(), *size_mb),
         BenchWhat::Noop { profile, runs } => noop::noop(pipeline, profile, *runs),
+        BenchWhat::Prints { profile, runs } => prints::prints(pipeline, profile, *runs),
         BenchWhat::Data { source } => data::data(source),
         BenchWhat::Train { steps } => train::train(*steps, threads, compute),
         BenchWhat::Epoch { batches, eval_images, epochs } => epoch::epoch(*batches, *eval_images, *epochs, compute),

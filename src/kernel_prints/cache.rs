@@ -15,9 +15,17 @@ pub fn default_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|d| d.join(".cache/repro/kernels")))
 }
 
-/// The prints of one (binary, compute path, runner), in memory and on
-/// disk; read on first use (a command that plans no model stage never
-/// hashes the binary).
+/// What one (binary, compute path, runner) has computed: each probe's
+/// print, and each workload's probe names (deriving them builds the
+/// model, the larger part of a cached plan's cost).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Cached {
+    pub prints: BTreeMap<String, String>,
+    pub workloads: BTreeMap<String, Vec<String>>,
+}
+
+/// `Cached`, in memory and on disk; read on first use (a command that
+/// plans no model stage never reads it).
 pub struct PrintCache {
     dir: Option<PathBuf>,
     runner: String,
@@ -26,7 +34,7 @@ pub struct PrintCache {
 
 struct Loaded {
     file: Option<PathBuf>,
-    prints: Mutex<BTreeMap<String, String>>,
+    cached: Mutex<Cached>,
 }
 
 impl PrintCache {
@@ -40,28 +48,21 @@ impl PrintCache {
     fn loaded(&self) -> &Loaded {
         self.loaded.get_or_init(|| {
             let file = self.dir.as_ref().and_then(|dir| Some(dir.join(format!("{}.json", identity(&self.runner)?))));
-            let prints = file.as_deref().and_then(read).unwrap_or_default();
-            Loaded { file, prints: Mutex::new(prints) }
+            let cached = file.as_deref().and_then(read).unwrap_or_default();
+            Loaded { file, cached: Mutex::new(cached) }
         })
     }
 
-    fn prints(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
-        self.loaded().prints.lock().unwrap_or_else(|p| p.into_inner())
+    /// The cached entries, locked.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.loaded().cached.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, probe: &str) -> Option<String> {
-        self.prints().get(probe).cloned()
-    }
-
-    pub fn insert(&self, probe: &str, digest: &str) {
-        self.prints().insert(probe.to_string(), digest.to_string());
-    }
-
-    /// Writes the prints (whole, atomically). A cache that cannot be
-    /// written only costs recomputing them next time.
+    /// Writes the cache (whole, atomically). A cache that cannot be
+    /// written only costs recomputing it next time.
     pub fn save(&self) -> anyhow::Result<()> {
         let Some(file) = &self.loaded().file else { return Ok(()) };
-        let bytes = serde_json::to_vec_pretty(&*self.prints())?;
+        let bytes = serde_json::to_vec_pretty(&*self.lock())?;
         if let Err(e) = repro_engine::atomic::write(file, &bytes) {
             eprintln!("warning: kernel fingerprints not cached in {}: {e:#}", file.display());
         }
@@ -69,7 +70,7 @@ impl PrintCache {
     }
 }
 
-fn read(file: &Path) -> Option<BTreeMap<String, String>> {
+fn read(file: &Path) -> Option<Cached> {
     serde_json::from_slice(&std::fs::read(file).ok()?).ok()
 }
 

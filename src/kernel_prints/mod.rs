@@ -44,21 +44,38 @@ impl KernelBattery {
         let mut fresh = false;
         for probe in probes {
             let name = probe.to_string();
-            let digest = match self.cache.get(&name) {
-                Some(digest) => digest,
-                None => {
-                    fresh = true;
-                    let digest = runner::digest(&self.runner.run(probe));
-                    self.cache.insert(&name, &digest);
-                    digest
-                }
-            };
+            let cached = self.cache.lock().prints.get(&name).cloned();
+            let digest = cached.unwrap_or_else(|| {
+                fresh = true;
+                let digest = runner::digest(&self.runner.run(probe));
+                self.cache.lock().prints.insert(name.clone(), digest.clone());
+                digest
+            });
             out.insert(name, digest);
         }
         if fresh {
             self.cache.save()?;
         }
         Ok(out)
+    }
+
+    /// The prints of `workload`'s probes; its probe names from the cache
+    /// when this binary derived them before.
+    pub fn prints_of_workload(&self, workload: &workload::Workload) -> anyhow::Result<KernelPrints> {
+        let key = format!("{workload:?}");
+        let names = self.cache.lock().workloads.get(&key).cloned();
+        if let Some(names) = names {
+            let cache = self.cache.lock();
+            let known: Option<KernelPrints> = names.iter().map(|n| Some((n.clone(), cache.prints.get(n)?.clone()))).collect();
+            if let Some(prints) = known {
+                return Ok(prints);
+            }
+        }
+        let probes = workload.probes();
+        self.cache.lock().workloads.insert(key, probes.iter().map(Probe::to_string).collect());
+        let prints = self.prints_of(&probes)?;
+        self.cache.save()?;
+        Ok(prints)
     }
 }
 
@@ -69,6 +86,6 @@ impl BehaviourKeys for KernelBattery {
 
     fn prints(&self, kind: &str, params: &toml::Table, upstream: &[Upstream]) -> anyhow::Result<Option<KernelPrints>> {
         let Some(workload) = workload::Workload::of(kind, params, upstream)? else { return Ok(None) };
-        self.prints_of(&workload.probes()).map(Some)
+        self.prints_of_workload(&workload).map(Some)
     }
 }

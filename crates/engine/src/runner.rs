@@ -419,6 +419,7 @@ impl Engine<'_> {
         let store = self.open_store()?;
         let record = BuildRecord::load(store.root(), &self.profile)?;
         let surveyed = self.survey(&store, &record, targets, &BTreeSet::new())?;
+        let _ = store.digests().save();
         Ok(surveyed
             .into_iter()
             .map(|s| PlannedKey { stage: s.name, fingerprint: s.plan.fingerprint, environment: s.plan.environment })

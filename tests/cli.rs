@@ -208,6 +208,7 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     assert!(!md.contains("\n| center | final + center loss"), "the center model is not a row of Table 1");
     assert!(md.contains("**Table 3. Class separation**") && md.contains("| center | first_conv | raw (65536-d) |"), "{md}");
     assert!(md.contains("Classes cluster more tightly with depth") && md.contains("Center loss makes classes tighter"), "{md}");
+    provenance_names_each_model_stages_compute_path_and_kernels(p.path(), &md);
     // A first impression that learns: model c well above chance (10%).
     let numbers: serde_json::Value = serde_json::from_slice(&std::fs::read(p.path().join("out/smoke/numbers.json")).unwrap()).unwrap();
     let c = numbers["c.test_accuracy"].as_f64().unwrap();
@@ -216,6 +217,25 @@ fn the_full_smoke_profile_trains_every_model_and_fills_the_report() {
     assert!(again.contains("0 ran, 0 restored, 16 fresh"), "{again}");
     let dry = common::ok(p.path(), &["build", "--profile", "paper", "--dry-run"]);
     assert!(dry.contains("profile `paper`: 16 stage(s) to run, estimated"), "{dry}");
+}
+
+/// The report's provenance shows, beside each stage's key, the compute
+/// path and kernel fingerprint its build record holds (issue 33).
+fn provenance_names_each_model_stages_compute_path_and_kernels(dir: &Path, md: &str) {
+    let record = common::lock_record(dir, "smoke");
+    let stage = |name: &str| record["stages"][name].clone();
+    let env: repro_engine::record::Environment = serde_json::from_value(stage("train_c")["environment"].clone()).unwrap();
+    assert!(!env.kernels.is_empty(), "train_c is keyed by its kernels' prints");
+    let compute = repro_engine::provenance::compute_line(&env);
+    assert!(md.contains(&format!("Compute path `{compute}`: ")), "{md}");
+    let key = stage("train_c")["fingerprint"].as_str().unwrap().to_string();
+    let row = format!("| train_c | train | `{}` | `{}` ({} shapes) |", &key[..16], &env.kernel_fingerprint()[..12], env.kernels.len());
+    assert!(md.contains(&row), "{row} in:\n{md}");
+    let data_key = stage("data")["fingerprint"].as_str().unwrap().to_string();
+    assert!(md.contains(&format!("| data | dataset | `{}` |  |", &data_key[..16])), "the dataset has no kernels:\n{md}");
+    let html = std::fs::read_to_string(dir.join("out/smoke/report.html")).unwrap();
+    let cell = format!("<td><code>{}</code> ({} shapes)</td>", &env.kernel_fingerprint()[..12], env.kernels.len());
+    assert!(html.contains(&cell), "{cell} in the HTML report");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use repro::kernel_prints::workload::{Workload, chunk_sizes};
 use repro::model::Cnn;
 use repro::model::cnn::{Layer, Value};
 use repro_engine::code_version::{SourceRow, SourceTree};
+use repro_engine::events::{Event, Progress, ProgressSink, Reporter, Unit};
 use repro_engine::runner::PlannedKey;
 use repro_engine::{BuildOptions, Engine, KindRegistry, Pipeline, State};
 use std::collections::{BTreeMap, BTreeSet};
@@ -439,23 +440,67 @@ impl ProbeRunner for Counting {
     }
 }
 
+/// Keeps each progress counter's label, length and last position.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<Arc<Counter>>>);
+
+struct Counter {
+    stage: String,
+    len: u64,
+    position: std::sync::atomic::AtomicU64,
+}
+
+impl ProgressSink for Counter {
+    fn set_position(&self, position: u64) {
+        self.position.store(position, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn set_message(&self, _: String) {}
+    fn finish(&self) {}
+}
+
+impl Reporter for Recording {
+    fn event(&self, _: Event) {}
+    fn progress(&self, stage: &str, len: u64, _: &str, _: Unit) -> Progress {
+        let counter = Arc::new(Counter { stage: stage.into(), len, position: Default::default() });
+        self.0.lock().unwrap().push(counter.clone());
+        Progress::new(counter)
+    }
+}
+
+impl Recording {
+    /// `(label, length, last position)` of each counter shown.
+    fn shown(&self) -> Vec<(String, u64, u64)> {
+        let counters = self.0.lock().unwrap();
+        counters.iter().map(|c| (c.stage.clone(), c.len, c.position.load(std::sync::atomic::Ordering::SeqCst))).collect()
+    }
+}
+
 /// (2) A binary computes each print once: a second battery on the same
 /// cache folder (the next `repro status`) runs no probe and gives the same
-/// prints; a damaged cache file is recomputed, not trusted.
+/// prints; a damaged cache file is recomputed, not trusted. Computing
+/// shows a progress line counting the probes; reading the cache shows none.
 #[test]
 fn prints_are_computed_once_and_cached() {
     let dir = tempfile::tempdir().unwrap();
     let workload = Workload { model: repro::model::CnnConfig::default(), passes: [(Mode::Eval, 2), (Mode::Train, 2)].into() };
     let run = || {
         let counting = Arc::new(Counting(Default::default()));
-        let prints = KernelBattery::new(counting.clone(), Some(dir.path().to_path_buf())).prints_of_workload(&workload).unwrap();
-        (prints, counting.0.load(std::sync::atomic::Ordering::SeqCst))
+        let shown = Arc::new(Recording::default());
+        let battery = KernelBattery::new(counting.clone(), Some(dir.path().to_path_buf())).reporting(shown.clone());
+        let prints = battery.prints_of_workload(&workload).unwrap();
+        (prints, counting.0.load(std::sync::atomic::Ordering::SeqCst), shown.shown())
     };
-    let (first, ran) = run();
+    let (first, ran, shown) = run();
     assert_eq!(ran, workload.probes().len());
     assert!(ran > 20, "{ran} probes");
-    let (second, ran_again) = run();
+    assert_eq!(shown, vec![("kernel prints".to_string(), ran as u64, ran as u64)]);
+    let (second, ran_again, shown_again) = run();
     assert_eq!((second, ran_again), (first.clone(), 0));
+    assert!(shown_again.is_empty(), "a cached battery shows no progress: {shown_again:?}");
+    let run = || {
+        let (prints, ran, _) = run();
+        (prints, ran)
+    };
     for file in std::fs::read_dir(dir.path()).unwrap() {
         std::fs::write(file.unwrap().path(), "{ damaged").unwrap();
     }

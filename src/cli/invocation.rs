@@ -65,13 +65,13 @@ impl Invocation {
     /// The engine for `target`, its overrides checked by the stages' kinds.
     pub fn engine(&self, target: &Target) -> anyhow::Result<Engine<'_>> {
         let reporter = Arc::new(crate::terminal::Terminal::default());
-        let engine = Engine::new(&self.pipeline, &self.kinds, crate::compiled_sources(), &target.profile, reporter)
+        let engine = Engine::new(&self.pipeline, &self.kinds, crate::compiled_sources(), &target.profile, reporter.clone())
             .threads(self.threads)
             .overrides(target.overrides.clone())
             .remote(self.remote(target)?);
         // The battery runs flex's kernels: other backends keep token keys.
         let engine = match self.backend {
-            BackendKind::Flex => engine.behaviour(Arc::new(crate::kernel_prints::KernelBattery::flex())),
+            BackendKind::Flex => engine.behaviour(Arc::new(crate::kernel_prints::KernelBattery::flex().reporting(reporter))),
             _ => engine,
         };
         if !target.overrides.is_empty() {

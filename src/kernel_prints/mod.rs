@@ -12,6 +12,7 @@ pub mod workload;
 
 use probe::Probe;
 use repro_engine::behaviour::{BehaviourKeys, KernelPrints};
+use repro_engine::events::{Progress, Reporter, Unit};
 use repro_engine::stage::Upstream;
 use runner::ProbeRunner;
 use std::sync::Arc;
@@ -23,6 +24,9 @@ pub const KERNEL_SOURCES: &str = "src/kernels/";
 pub struct KernelBattery {
     runner: Arc<dyn ProbeRunner>,
     cache: cache::PrintCache,
+    /// Shows probes being computed (a new binary's first plan takes
+    /// seconds); none in tests and benchmarks.
+    reporter: Option<Arc<dyn Reporter>>,
 }
 
 impl KernelBattery {
@@ -35,28 +39,37 @@ impl KernelBattery {
     /// `runner`'s prints, cached in `dir` (none: not kept between processes).
     pub fn new(runner: Arc<dyn ProbeRunner>, dir: Option<std::path::PathBuf>) -> KernelBattery {
         let cache = cache::PrintCache::open(dir, &runner.id());
-        KernelBattery { runner, cache }
+        KernelBattery { runner, cache, reporter: None }
+    }
+
+    /// Shows the probes it has to compute as a progress line on `reporter`.
+    pub fn reporting(self, reporter: Arc<dyn Reporter>) -> KernelBattery {
+        KernelBattery { reporter: Some(reporter), ..self }
     }
 
     /// `probe -> sha256 of its outputs`, each computed once.
     pub fn prints_of(&self, probes: &[Probe]) -> anyhow::Result<KernelPrints> {
-        let mut out = KernelPrints::new();
-        let mut fresh = false;
-        for probe in probes {
-            let name = probe.to_string();
-            let cached = self.cache.lock().prints.get(&name).cloned();
-            let digest = cached.unwrap_or_else(|| {
-                fresh = true;
+        let missing: Vec<&Probe> = {
+            let cache = self.cache.lock();
+            probes.iter().filter(|p| !cache.prints.contains_key(&p.to_string())).collect()
+        };
+        if !missing.is_empty() {
+            let progress = self.progress(missing.len());
+            for probe in missing {
                 let digest = runner::digest(&self.runner.run(probe));
-                self.cache.lock().prints.insert(name.clone(), digest.clone());
-                digest
-            });
-            out.insert(name, digest);
-        }
-        if fresh {
+                self.cache.lock().prints.insert(probe.to_string(), digest);
+                progress.inc(1);
+            }
+            progress.finish_and_clear();
             self.cache.save()?;
         }
-        Ok(out)
+        let cache = self.cache.lock();
+        Ok(probes.iter().map(|p| (p.to_string(), cache.prints[&p.to_string()].clone())).collect())
+    }
+
+    fn progress(&self, probes: usize) -> Progress {
+        let show = |r: &Arc<dyn Reporter>| r.progress("kernel prints", probes as u64, "probes (once per binary)", Unit::Items);
+        self.reporter.as_ref().map_or_else(Progress::hidden, show)
     }
 
     /// The prints of `workload`'s probes; its probe names from the cache

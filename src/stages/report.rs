@@ -10,6 +10,8 @@ use crate::artifacts::{find, read_json};
 use crate::model::summary::Summary;
 use anyhow::Context;
 use minijinja::Environment;
+use repro_engine::provenance::{COMPUTE, KERNEL_SHAPES, KERNELS};
+use repro_engine::stage::UpstreamInfo;
 use repro_engine::{ParamError, StageContext, StageKind, typed_params};
 use std::path::Path;
 
@@ -37,6 +39,35 @@ struct StageRef {
     name: String,
     kind: String,
     fingerprint: String,
+    /// Its kernel prints (`None` when its kernels are keyed by their tokens).
+    kernels: Option<KernelPrints>,
+    /// Whether its numbers depend on the machine (a compute path is recorded).
+    computes: bool,
+}
+
+/// One digest over a stage's kernel prints, and how many kernel shapes
+/// they cover.
+#[derive(serde::Serialize)]
+struct KernelPrints {
+    fingerprint: String,
+    shapes: i64,
+}
+
+/// The compute path and kernel prints the engine copied from a stage's
+/// record (`repro_engine::provenance`); empty and `None` where it has none.
+fn provenance_of(u: &UpstreamInfo) -> (String, Option<KernelPrints>) {
+    let text = |key: &str| u.display.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let shapes = u.display.get(KERNEL_SHAPES).and_then(|v| v.as_integer()).unwrap_or(0);
+    let fingerprint = text(KERNELS);
+    let kernels = (!fingerprint.is_empty()).then_some(KernelPrints { fingerprint, shapes });
+    (text(COMPUTE), kernels)
+}
+
+/// One compute path and the stages whose records name it.
+#[derive(serde::Serialize)]
+struct ComputePath {
+    path: String,
+    stages: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -149,6 +180,7 @@ struct ReportContext {
     claims: Vec<Claim>,
     sweep: Option<SweepFile>,
     stages: Vec<StageRef>,
+    compute_paths: Vec<ComputePath>,
     dag: String,
 }
 
@@ -189,11 +221,8 @@ impl StageKind for ReportKind {
             data: data_section(ctx)?,
             summary: model_summary(ctx, p.summary_model.as_deref())?,
             figures,
-            stages: ctx
-                .upstream
-                .iter()
-                .map(|(name, u)| StageRef { name: name.clone(), kind: u.kind.clone(), fingerprint: u.fingerprint.clone() })
-                .collect(),
+            stages: stage_refs(ctx),
+            compute_paths: compute_paths(ctx),
             dag: ctx.dag_text.clone(),
         };
         let numbers = numbers(&context);
@@ -204,6 +233,27 @@ impl StageKind for ReportKind {
         ctx.log("report.md and report.html written");
         Ok(())
     }
+}
+
+fn stage_refs(ctx: &StageContext) -> Vec<StageRef> {
+    let stage_ref = |(name, u): (&String, &UpstreamInfo)| {
+        let (compute, kernels) = provenance_of(u);
+        StageRef { name: name.clone(), kind: u.kind.clone(), fingerprint: u.fingerprint.clone(), kernels, computes: !compute.is_empty() }
+    };
+    ctx.upstream.iter().map(stage_ref).collect()
+}
+
+/// The compute paths the upstream records name, each with its stages
+/// (one, unless stages ran on different machines or backends).
+fn compute_paths(ctx: &StageContext) -> Vec<ComputePath> {
+    let mut paths: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (name, u) in &ctx.upstream {
+        let (compute, _) = provenance_of(u);
+        if !compute.is_empty() {
+            paths.entry(compute).or_default().push(name.clone());
+        }
+    }
+    paths.into_iter().map(|(path, stages)| ComputePath { path, stages }).collect()
 }
 
 fn render(dir: &Path, name: &str, context: &ReportContext, dest: &Path) -> anyhow::Result<()> {

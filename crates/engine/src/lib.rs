@@ -25,6 +25,7 @@ pub mod job;
 pub mod key;
 pub mod lock;
 pub mod pipeline;
+pub mod provenance;
 pub mod reason;
 pub mod record;
 pub mod rekey;

@@ -7,6 +7,7 @@ use super::dag;
 use super::events::{Event, Reporter};
 use super::fingerprint::{self, Fingerprint, FingerprintInput};
 use super::lock::StoreLock;
+use super::provenance;
 use super::reason::Reason;
 use super::record::{self, BuildRecord, Environment, StageRecord};
 use super::remote::{self, RemoteCache};
@@ -623,13 +624,15 @@ impl Engine<'_> {
         Ok(done)
     }
 
-    /// Fingerprints of every stage `name` depends on (already built).
+    /// Fingerprints of every stage `name` depends on (already built), with
+    /// the compute path and kernel prints their records hold.
     fn upstream_info(&self, name: &str, record: &BuildRecord) -> BTreeMap<String, UpstreamInfo> {
         dag::ancestors(self.pipeline, name)
             .into_iter()
             .filter_map(|dep| {
                 let r = record.stages.get(&dep)?;
-                let display = self.display_of(&dep);
+                let mut display = self.display_of(&dep);
+                provenance::annotate(&mut display, &r.environment);
                 Some((dep, UpstreamInfo { kind: r.kind.clone(), fingerprint: r.fingerprint.to_string(), display }))
             })
             .collect()

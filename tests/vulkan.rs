@@ -354,9 +354,14 @@ fn gpu_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("gpu-cache")
 }
 
+/// Dropout layers a training step runs: one after each conv block, one
+/// after the dense layer (`Cnn::layers`).
+const DROPOUT_LAYERS: f64 = 4.0;
+
 /// One epoch of the GPU loop at 3 and at 6 training batches: the device
 /// reads an epoch makes are the same few (a read a step would make them
-/// differ by 3 or more); the compute path names the driver; cubecl keeps
+/// differ by 3 or more); every dropout mask was hashed ahead of its step
+/// by the mask thread; the compute path names the driver; cubecl keeps
 /// its autotune results in the cache repro names, which the second build
 /// finds filled.
 #[test]
@@ -379,6 +384,11 @@ fn an_epoch_reads_the_device_a_fixed_number_of_times() {
         let driver = record["environment"]["compute"]["driver"].as_str().unwrap_or_default().to_string();
         assert!(!driver.is_empty() && driver != "unknown", "no driver in the compute path: {}", record["environment"]["compute"]);
         reads.push(record["measurements"]["device_reads_per_epoch"].as_f64().expect("the GPU loop measures its reads"));
+        // Every step's dropout calls took a mask hashed ahead, none in the step.
+        let batches = if profile == "three_batches" { 3.0 } else { 6.0 };
+        let ahead = record["measurements"]["dropout_masks_ahead"].as_f64().expect("the GPU loop counts its masks");
+        assert_eq!(record["measurements"]["dropout_masks_in_step"].as_f64(), Some(0.0), "{profile}: masks hashed in the step");
+        assert_eq!(ahead, batches * DROPOUT_LAYERS, "{profile}: masks made ahead");
         println!("{profile}: {} device reads an epoch, driver {driver}", reads.last().unwrap());
     }
     assert_eq!(reads[0], reads[1], "device reads grow with the batches: {reads:?}");

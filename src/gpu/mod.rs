@@ -1,5 +1,5 @@
 //! The Vulkan backend's own code: the training loop that keeps the GPU
-//! busy, its checkpoints, the GPU cache's place and the driver's name.
+//! busy, its dropout masks made ahead, its checkpoints, the GPU cache's place and the driver's name.
 //!
 //! Compiled only with the `vulkan` feature and reached only from the
 //! Vulkan variants of the stage kinds (`stages::registry_on`), never from
@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod driver;
+pub mod masks;
 pub mod reads;
 pub mod resident;
 pub mod train_kind;

@@ -65,6 +65,8 @@ impl StageKind for GpuTrainKind {
         if let Some(&most) = run.reads_per_epoch.iter().max() {
             ctx.measure("device_reads_per_epoch", most as f64);
         }
+        ctx.measure("dropout_masks_ahead", run.masks.ahead as f64);
+        ctx.measure("dropout_masks_in_step", run.masks.in_step as f64);
         let metrics = TrainMetrics {
             test_loss: trained.test_loss,
             test_accuracy: trained.test_accuracy,

@@ -3,7 +3,8 @@
 //! and checkpoints) without a host round trip per step. Both splits live
 //! on the device, uploaded once; a batch is gathered there by index, or,
 //! when augmented, built on the host by a second thread ahead of the step
-//! exactly as flex builds it; each step's loss and correct count stay on
+//! exactly as flex builds it; its dropout masks are hashed ahead by
+//! another (`masks`); each step's loss and correct count stay on
 //! the device and are read once per epoch, as is the evaluation. A
 //! non-finite loss is caught then: the stage fails naming the epoch and
 //! its first such batch, and nothing of that epoch is saved.
@@ -17,6 +18,7 @@ use super::reads::HostReads;
 use super::resident::Resident;
 use crate::data::augment::Augment;
 use crate::data::dataset::Split;
+use crate::kernels::dropout::generic::{self, MaskCounts};
 use crate::model::Cnn;
 use crate::model::input::batch_images;
 use crate::training::center_loss::{CenterUpdate, Centers, initial_centers};
@@ -42,6 +44,9 @@ const AHEAD: usize = 8;
 pub struct GpuTrained {
     pub trained: Trained,
     pub reads_per_epoch: Vec<usize>,
+    /// How the run's dropout calls got their masks (all made ahead, unless
+    /// a plan went wrong).
+    pub masks: MaskCounts,
 }
 
 /// The flex loop's seed derivation, unchanged: the same (seed, epoch,
@@ -186,6 +191,7 @@ struct EpochSteps {
     loss_sum: f64,
     correct: i64,
     seen: usize,
+    masks: MaskCounts,
 }
 
 /// One epoch of steps; the losses and correct counts are read at its end,
@@ -200,15 +206,20 @@ fn epoch_steps(
     reads: &HostReads,
 ) -> anyhow::Result<(Weights, EpochSteps)> {
     let lr = learning_rate(settings.lr, &settings.lr_schedule, epoch);
-    crate::kernels::dropout::seed_stream(derive_seed(settings.seed, epoch, 1));
+    let dropout_seed = derive_seed(settings.seed, epoch, 1);
+    crate::kernels::dropout::seed_stream(dropout_seed);
     let mut order: Vec<usize> = (0..source.split.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, epoch, 2)));
     let bar = (report.bar)(order.len().div_ceil(settings.batch_size) as u64, &format!("epoch {}/{}", epoch + 1, settings.epochs));
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let (mut losses, mut corrects, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    let batch_sizes: Vec<usize> = order.chunks(settings.batch_size).map(<[usize]>::len).collect();
     let w = std::thread::scope(|scope| {
         let mut w = w;
+        let masks = super::masks::start(scope, &w.model, batch_sizes, dropout_seed);
         for (chunk, x, y) in Batches::start(scope, source, &order, settings.batch_size, derive_seed(settings.seed, epoch, 3), device) {
+            // A missing step's masks are hashed in the step instead.
+            generic::provide(masks.recv().unwrap_or_default());
             let acts = w.model.activations(x);
             let mut loss = loss_fn.forward(acts.logits.clone(), y.clone());
             if let (Some(c), Some(cs)) = (&w.centers, &settings.center) {
@@ -237,6 +248,7 @@ fn epoch_steps(
         }
         w
     });
+    let masks = generic::take_counts();
     bar.finish_and_clear();
     let losses = reads.floats(Tensor::cat(losses, 0));
     let correct: i64 = reads.ints(Tensor::cat(corrects, 0)).iter().sum();
@@ -249,7 +261,7 @@ fn epoch_steps(
         );
     }
     let loss_sum = losses.iter().zip(&sizes).map(|(&l, &n)| l as f64 * n as f64).sum();
-    Ok((w, EpochSteps { lr, loss_sum, correct, seen: sizes.iter().sum() }))
+    Ok((w, EpochSteps { lr, loss_sum, correct, seen: sizes.iter().sum(), masks }))
 }
 
 /// Trains on `train`, validating on `test` after each epoch, on a GPU
@@ -282,6 +294,7 @@ pub fn train(
     let source = Source { split: train, resident: &train_data, augment: settings.augment.as_ref() };
     let mut w = Weights { model, centers, optimizer };
     let mut reads_per_epoch = Vec::new();
+    let mut masks = MaskCounts::default();
     for epoch in history.len()..settings.epochs {
         if stopped_early {
             break;
@@ -289,6 +302,7 @@ pub fn train(
         let (started, before) = (Instant::now(), reads.so_far());
         let steps;
         (w, steps) = epoch_steps(w, settings, &source, epoch, &train_device, report, &reads)?;
+        (masks.ahead, masks.in_step) = (masks.ahead + steps.masks.ahead, masks.in_step + steps.masks.in_step);
         w.model.sync_running_stats();
         let val = evaluate(&w.model.valid(), &test_data, settings.eval_batch_size, &reads);
         let row = EpochRow {
@@ -311,7 +325,13 @@ pub fn train(
             checkpoint::load(checkpoint_dir, settings, &train_device, report.log)?.context("the checkpoint just written is unreadable")?;
         (w, history, stopping, stopped_early) = (Weights { model, centers, optimizer }, h, s, e);
         reads_per_epoch.push(reads.so_far() - before);
-        (report.log)(format!("{}  {} device reads", history.last().expect("an epoch was run"), reads_per_epoch.last().unwrap()));
+        let (row, made) = (history.last().expect("an epoch was run"), steps.masks);
+        (report.log)(format!(
+            "{row}  {} device reads, dropout masks {} made ahead, {} in the step",
+            reads_per_epoch.last().unwrap(),
+            made.ahead,
+            made.in_step
+        ));
     }
     let last = history.last().cloned().ok_or_else(|| anyhow::anyhow!("no epoch was run (epochs = 0)"))?;
     let trained = Trained {
@@ -323,5 +343,5 @@ pub fn train(
         best_epoch: stopping.best_epoch.map(|e| e + 1),
         history,
     };
-    Ok(GpuTrained { trained, reads_per_epoch })
+    Ok(GpuTrained { trained, reads_per_epoch, masks })
 }

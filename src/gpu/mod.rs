@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod driver;
+pub mod forward;
 pub mod masks;
 pub mod reads;
 pub mod resident;

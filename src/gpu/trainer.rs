@@ -4,7 +4,8 @@
 //! on the device, uploaded once; a batch is gathered there by index, or,
 //! when augmented, built on the host by a second thread ahead of the step
 //! exactly as flex builds it; its dropout masks are hashed ahead by
-//! another (`masks`); each step's loss and correct count stay on
+//! another (`masks`, taken by the loop's own forward walk, `forward`);
+//! each step's loss and correct count stay on
 //! the device and are read once per epoch, as is the evaluation. A
 //! non-finite loss is caught then: the stage fails naming the epoch and
 //! its first such batch, and nothing of that epoch is saved.
@@ -14,11 +15,11 @@
 //! keyed to it.
 
 use super::checkpoint;
+use super::masks::{MaskCounts, StepMasks};
 use super::reads::HostReads;
 use super::resident::Resident;
 use crate::data::augment::Augment;
 use crate::data::dataset::Split;
-use crate::kernels::dropout::generic::{self, MaskCounts};
 use crate::model::Cnn;
 use crate::model::input::batch_images;
 use crate::training::center_loss::{CenterUpdate, Centers, initial_centers};
@@ -214,13 +215,14 @@ fn epoch_steps(
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let (mut losses, mut corrects, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
     let batch_sizes: Vec<usize> = order.chunks(settings.batch_size).map(<[usize]>::len).collect();
+    let mut step_masks = StepMasks::default();
     let w = std::thread::scope(|scope| {
         let mut w = w;
-        let masks = super::masks::start(scope, &w.model, batch_sizes, dropout_seed);
+        let made = super::masks::start(scope, &w.model, batch_sizes, dropout_seed);
         for (chunk, x, y) in Batches::start(scope, source, &order, settings.batch_size, derive_seed(settings.seed, epoch, 3), device) {
             // A missing step's masks are hashed in the step instead.
-            generic::provide(masks.recv().unwrap_or_default());
-            let acts = w.model.activations(x);
+            step_masks.provide(made.recv().unwrap_or_default());
+            let acts = super::forward::forward(&w.model, x, &mut step_masks);
             let mut loss = loss_fn.forward(acts.logits.clone(), y.clone());
             if let (Some(c), Some(cs)) = (&w.centers, &settings.center) {
                 loss = loss + c.loss(acts.dense.clone(), y.clone(), cs.update == CenterUpdate::Learned).mul_scalar(cs.weight);
@@ -248,7 +250,7 @@ fn epoch_steps(
         }
         w
     });
-    let masks = generic::take_counts();
+    let masks = step_masks.counts;
     bar.finish_and_clear();
     let losses = reads.floats(Tensor::cat(losses, 0));
     let correct: i64 = reads.ints(Tensor::cat(corrects, 0)).iter().sum();
@@ -302,7 +304,7 @@ pub fn train(
         let (started, before) = (Instant::now(), reads.so_far());
         let steps;
         (w, steps) = epoch_steps(w, settings, &source, epoch, &train_device, report, &reads)?;
-        (masks.ahead, masks.in_step) = (masks.ahead + steps.masks.ahead, masks.in_step + steps.masks.in_step);
+        masks = masks + steps.masks;
         w.model.sync_running_stats();
         let val = evaluate(&w.model.valid(), &test_data, settings.eval_batch_size, &reads);
         let row = EpochRow {

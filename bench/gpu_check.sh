@@ -3,7 +3,7 @@
 # most 8 minutes): `repro bench train` and `bench epoch` on the Vulkan
 # backend, eager PyTorch's epoch on the same GPU in the same run, and one
 # training against eight at once: as --jobs 8 in one process, and as eight
-# processes.
+# processes (--executor processes).
 # Expects, beside the checkout (ignored folders, carried): gpu-bin/repro.xz
 # (a stripped `--features vulkan` build) and .gl/*.deb (the Vulkan loader).
 # Results go to $OUT (or ./gpu-results).
@@ -40,24 +40,12 @@ jobs_toml="${GPU_CHECK_JOBS_TOML:-bench/gpu-jobs.toml}"
 jobs_dir="$(mktemp -d)"
 cp "$jobs_toml" "$jobs_dir/pipeline.toml"
 run data 60 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage data --no-remote"
+# The same store with the data built, for the eight as processes below.
+procs_dir="$(mktemp -d)"
+cp -a "$jobs_dir/." "$procs_dir/"
 run jobs-1 120 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage t0 --no-remote"
 run jobs-8 300 bash -c "cd '$jobs_dir' && '$repro' --backend vulkan run stage t1 t2 t3 t4 t5 t6 t7 t8 --jobs 8 --no-remote"
-# The same eight as eight processes, each with its own store (so its own
-# device client and queue): whether --jobs 8 in one process is limited by
-# sharing one client. Each first makes its own copy of the synthetic data.
-procs_dir="$(mktemp -d)"
-for i in 1 2 3 4 5 6 7 8; do
-    mkdir "$procs_dir/p$i" && cp "$jobs_toml" "$procs_dir/p$i/pipeline.toml"
-done
-threads=$(( $(nproc) / 8 > 0 ? $(nproc) / 8 : 1 ))
-each() { # STAGE: in every process folder at once; each one's last lines kept
-    for i in 1 2 3 4 5 6 7 8; do
-        stage=$1; [ "$stage" = t ] && stage="t$i"
-        (cd "$procs_dir/p$i" && "$repro" --backend vulkan --threads "$threads" run stage "$stage" --no-remote > run.log 2>&1; echo "p$i exit $?" >> run.log) &
-    done
-    wait
-    for i in 1 2 3 4 5 6 7 8; do tail -n 2 "$procs_dir/p$i/run.log"; done
-    ! grep -q "exit [1-9]" "$procs_dir"/p*/run.log
-}
-run procs-data 60 bash -c "$(declare -f each); procs_dir='$procs_dir' repro='$repro' threads=$threads each data"
-run procs-8 300 bash -c "$(declare -f each); procs_dir='$procs_dir' repro='$repro' threads=$threads each t"
+# The same eight with `--executor processes`: each stage a process of its
+# own (so its own device client and queue), the build's threads shared:
+# whether --jobs 8 in one process is limited by sharing one client.
+run procs-8 300 bash -c "cd '$procs_dir' && '$repro' --backend vulkan run stage t1 t2 t3 t4 t5 t6 t7 t8 --executor processes --jobs 8 --no-remote"

@@ -39,15 +39,7 @@ fn the_smoke_profile_through_slurm_reproduces_the_local_numbers() {
     if !slurm_or_skip() {
         return;
     }
-    let dir = common::project_copy();
-    let published = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/published");
-    std::fs::create_dir_all(dir.path().join("artifacts/published")).unwrap();
-    for entry in std::fs::read_dir(&published).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("smoke") && name.ends_with(".json") {
-            std::fs::copy(entry.path(), dir.path().join("artifacts/published").join(&name)).unwrap();
-        }
-    }
+    let dir = common::smoke_project();
     let started = Instant::now();
     let out = repro(dir.path(), &["verify", "--profile", "smoke", "--executor", "slurm", "--no-remote"]);
     let said = common::text(&out);
@@ -61,22 +53,6 @@ fn the_smoke_profile_through_slurm_reproduces_the_local_numbers() {
     assert!(said.contains("numbers reproduce"), "{said}");
     let logs = std::fs::read_dir(dir.path().join("artifacts/logs/slurm")).unwrap().count();
     assert!(logs >= 8, "a log per job ({logs})");
-}
-
-/// Waits until a checkpoint of `stage` exists under the store.
-fn wait_for_checkpoint(dir: &Path, stage: &str, limit: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        let found = std::fs::read_dir(dir.join("artifacts/checkpoints")).into_iter().flatten().flatten().any(|e| {
-            e.file_name().to_string_lossy().starts_with(&format!("{stage}-"))
-                && walkdir::WalkDir::new(e.path()).into_iter().flatten().any(|f| f.file_type().is_file())
-        });
-        if found {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 fn queued(name: &str) -> String {
@@ -98,7 +74,7 @@ fn an_interrupted_build_cancels_its_job_and_the_rerun_resumes_the_training() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(wait_for_checkpoint(dir.path(), "train", Duration::from_secs(240)), "the training job checkpointed an epoch");
+    assert!(common::wait_for_checkpoint(dir.path(), "train", Duration::from_secs(240)), "the training job checkpointed an epoch");
     assert!(queued("repro:tiny:train").contains("RUNNING"), "the job runs: {}", queued("repro:tiny:train"));
     // SAFETY: kill only sends a signal to the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

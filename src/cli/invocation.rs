@@ -1,7 +1,7 @@
 //! The command line resolved once: the pipeline, backend and threads of
 //! every command ([`Invocation`]) and the profile, overrides, data source
 //! and remote a command works on ([`Target`]). Engines and the command
-//! line of every Slurm job are built from these, never from the raw
+//! line of every job (processes, Slurm) are built from these, never from the raw
 //! arguments again.
 
 use super::Selection;
@@ -162,7 +162,7 @@ impl JobLine {
     }
 }
 
-/// One Slurm job's own part of its command line.
+/// One job's own part of its command line.
 pub struct JobSpec {
     pub stage: String,
     pub threads: usize,

@@ -113,8 +113,8 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Runs one stage as a job of a build on a cluster (what
-    /// `--executor slurm` submits; not for direct use).
+    /// Runs one stage as a job of a build (what `--executor processes` and
+    /// `--executor slurm` start; not for direct use).
     #[command(hide = true)]
     Job {
         stage: String,
@@ -198,11 +198,14 @@ pub struct Selection {
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// Where stages run: here (local), or as Slurm jobs (slurm) with the
-    /// store on a filesystem every node sees.
+    /// Where stages run: here (local, on threads), each as a process of its
+    /// own on this machine (processes: on a GPU, each its own device
+    /// client), or as Slurm jobs (slurm) with the store on a filesystem
+    /// every node sees.
     #[arg(long, value_enum, default_value = "local")]
     pub executor: crate::executor::ExecutorKind,
-    /// Stages run at once when independent, sharing the threads (and a GPU).
+    /// Stages run at once when independent, sharing the threads (and a
+    /// GPU); with `--executor processes`, processes at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// Shows what would run, and why, without running it.

@@ -153,6 +153,36 @@ pub fn project_with(pipeline: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A copy of the project with the published smoke numbers beside it.
+pub fn smoke_project() -> tempfile::TempDir {
+    let dir = project_copy();
+    let published = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/published");
+    std::fs::create_dir_all(dir.path().join("artifacts/published")).unwrap();
+    for entry in std::fs::read_dir(&published).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("smoke") && name.ends_with(".json") {
+            std::fs::copy(entry.path(), dir.path().join("artifacts/published").join(&name)).unwrap();
+        }
+    }
+    dir
+}
+
+/// Waits until a checkpoint of `stage` exists under the store in `dir`.
+pub fn wait_for_checkpoint(dir: &Path, stage: &str, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        let found = std::fs::read_dir(dir.join("artifacts/checkpoints")).into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(&format!("{stage}-"))
+                && walkdir::WalkDir::new(e.path()).into_iter().flatten().any(|f| f.file_type().is_file())
+        });
+        if found {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    false
+}
+
 /// `n` values uniform in [-1, 1), the same for the same seed.
 pub fn random(n: usize, seed: u64) -> Vec<f32> {
     use rand::{Rng, SeedableRng};

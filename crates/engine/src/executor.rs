@@ -1,7 +1,7 @@
 //! Where a build's stages run. The planner (`runner`) decides each stage's
 //! fate; an [`Executor`] brings the stages that need it up to date:
-//! [`Local`] on this machine's threads (`--jobs`), `slurm::SlurmExecutor`
-//! as cluster jobs.
+//! [`Local`] on this machine's threads (`--jobs`), `jobs::JobExecutor` as
+//! jobs of a queue (Slurm's, or this machine's processes).
 
 use crate::record::BuildRecord;
 use crate::runner::{Engine, Planned, StageOutcome};

@@ -22,6 +22,7 @@ pub mod export;
 pub mod fingerprint;
 pub mod gated;
 pub mod job;
+pub mod jobs;
 pub mod key;
 pub mod lock;
 pub mod pipeline;

@@ -31,9 +31,38 @@ struct Queued {
     workdir: PathBuf,
     after: Vec<String>,
     log: PathBuf,
-    child: Option<Child>,
-    status: JobStatus,
-    reason: Option<String>,
+    state: State,
+}
+
+/// Where a queued job is; its [`JobStatus`] and reason derive from it.
+#[derive(Debug)]
+enum State {
+    Waiting,
+    Running(Child),
+    Completed,
+    /// Its process failed, or could not start: why.
+    Failed(String),
+    /// Never started, or killed: why.
+    Cancelled(String),
+}
+
+impl State {
+    fn status(&self) -> JobStatus {
+        match self {
+            State::Waiting => JobStatus::new(Phase::Waiting, "PENDING"),
+            State::Running(_) => JobStatus::new(Phase::Running, "RUNNING"),
+            State::Completed => JobStatus::new(Phase::Completed, "COMPLETED"),
+            State::Failed(_) => JobStatus::new(Phase::Failed, "FAILED"),
+            State::Cancelled(_) => JobStatus::new(Phase::Failed, "CANCELLED"),
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        match self {
+            State::Failed(why) | State::Cancelled(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl ProcessQueue {
@@ -47,18 +76,18 @@ impl ProcessQueue {
         for job in &mut self.queued {
             job.reap();
         }
-        if let Some(failed) = self.queued.iter().find(|j| j.status.phase == Phase::Failed && j.status.label == "FAILED") {
+        if let Some(failed) = self.queued.iter().find(|j| matches!(j.state, State::Failed(_))) {
             let why = format!("not started: stage `{}` failed", failed.stage);
-            for job in self.queued.iter_mut().filter(|j| j.status.phase == Phase::Waiting) {
-                job.end("CANCELLED", why.clone());
+            for job in self.queued.iter_mut().filter(|j| matches!(j.state, State::Waiting)) {
+                job.state = State::Cancelled(why.clone());
             }
         }
-        let mut running = self.queued.iter().filter(|j| j.status.phase == Phase::Running).count();
+        let mut running = self.queued.iter().filter(|j| matches!(j.state, State::Running(_))).count();
         for i in 0..self.queued.len() {
             if running >= self.jobs {
                 break;
             }
-            if self.queued[i].status.phase == Phase::Waiting && self.may_start(&self.queued[i]) {
+            if matches!(self.queued[i].state, State::Waiting) && self.may_start(&self.queued[i]) {
                 self.queued[i].start();
                 running += 1;
             }
@@ -67,19 +96,16 @@ impl ProcessQueue {
 
     /// Every job `job` comes after has completed.
     fn may_start(&self, job: &Queued) -> bool {
-        job.after.iter().all(|id| self.queued.iter().any(|j| &j.id == id && j.status.phase == Phase::Completed))
+        job.after.iter().all(|id| self.queued.iter().any(|j| &j.id == id && matches!(j.state, State::Completed)))
     }
 }
 
 impl Queued {
     fn start(&mut self) {
-        match self.spawn() {
-            Ok(child) => {
-                self.child = Some(child);
-                self.status = JobStatus::new(Phase::Running, "RUNNING");
-            }
-            Err(e) => self.end("FAILED", format!("could not start `{}`: {e}", self.argv[0])),
-        }
+        self.state = match self.spawn() {
+            Ok(child) => State::Running(child),
+            Err(e) => State::Failed(format!("could not start `{}`: {e}", self.argv[0])),
+        };
     }
 
     fn spawn(&self) -> std::io::Result<Child> {
@@ -100,38 +126,27 @@ impl Queued {
 
     /// Its child's end, if it has ended.
     fn reap(&mut self) {
-        let Some(child) = &mut self.child else { return };
-        match child.try_wait() {
-            Ok(None) => {}
-            Ok(Some(status)) if status.success() => {
-                self.child = None;
-                self.status = JobStatus::new(Phase::Completed, "COMPLETED");
-            }
-            Ok(Some(status)) => {
-                self.child = None;
-                self.end("FAILED", exit_text(status));
-            }
-            Err(e) => {
-                self.child = None;
-                self.end("FAILED", format!("lost its process: {e}"));
-            }
-        }
+        let State::Running(child) = &mut self.state else { return };
+        self.state = match child.try_wait() {
+            Ok(None) => return,
+            Ok(Some(status)) if status.success() => State::Completed,
+            Ok(Some(status)) => State::Failed(exit_text(status)),
+            Err(e) => State::Failed(format!("lost its process: {e}")),
+        };
     }
 
-    fn end(&mut self, label: &str, reason: String) {
-        self.status = JobStatus::new(Phase::Failed, label);
-        self.reason = Some(reason);
-    }
-
-    /// Kills its child, if running, and waits for it.
+    /// Kills its child, if running, and waits for it; a waiting job is
+    /// cancelled too.
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            self.end("CANCELLED", "cancelled by the build".into());
-        } else if self.status.phase == Phase::Waiting {
-            self.end("CANCELLED", "cancelled by the build".into());
+        match &mut self.state {
+            State::Running(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            State::Waiting => {}
+            State::Completed | State::Failed(_) | State::Cancelled(_) => return,
         }
+        self.state = State::Cancelled("cancelled by the build".into());
     }
 }
 
@@ -169,20 +184,18 @@ impl JobQueue for ProcessQueue {
             workdir: job.workdir.to_path_buf(),
             after: job.after.to_vec(),
             log: log.clone(),
-            child: None,
-            status: JobStatus::new(Phase::Waiting, "PENDING"),
-            reason: None,
+            state: State::Waiting,
         });
         Ok((id, log))
     }
 
     fn states(&mut self, ids: &[&str]) -> BTreeMap<String, JobStatus> {
         self.advance();
-        self.queued.iter().filter(|j| ids.contains(&j.id.as_str())).map(|j| (j.id.clone(), j.status.clone())).collect()
+        self.queued.iter().filter(|j| ids.contains(&j.id.as_str())).map(|j| (j.id.clone(), j.state.status())).collect()
     }
 
     fn reason(&self, id: &str) -> Option<String> {
-        self.queued.iter().find(|j| j.id == id).and_then(|j| j.reason.clone())
+        self.queued.iter().find(|j| j.id == id).and_then(|j| j.state.reason())
     }
 
     fn cancel(&mut self, ids: &[&str]) {
